@@ -1,0 +1,3 @@
+from driftd.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The check pipeline: collect → snapshot → diff → rules (→ attribute).
+
+This is the one place the stages are strung together; the CLI and the daemon
+both call it. An environment that cannot be read is reported as ``error``
+with the reason, and the other environments are still checked.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from driftd import snapshot
+from driftd.config import Config
+from driftd.diff import diff_objects
+from driftd.drift import DriftItem, EnvironmentReport, Report, drift_id, sort_items
+from driftd.errors import DriftdError
+from driftd.filters import IgnoreRule, ignored
+from driftd.rules import RuleSet
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(
+    label: str,
+    baseline: snapshot.Snapshot,
+    live: snapshot.Snapshot,
+    rules: RuleSet,
+    ignore: list[IgnoreRule],
+) -> list[DriftItem]:
+    """Drift items of ``live`` against ``baseline``, with ids, severity and rules."""
+    items = [
+        item
+        for item in diff_objects(baseline["objects"], live["objects"])
+        if not ignored(ignore, item.object, item.path)
+    ]
+    for item in items:
+        item.id = drift_id(label, item.object, item.path, item.after)
+        rules.apply(item)
+    return sort_items(items)
+
+
+def check_environment(config: Config, name: str, rules: RuleSet | None = None) -> EnvironmentReport:
+    """Check one environment against its baseline; never raises for expected failures."""
+    rules = rules or RuleSet(config.rules)
+    env = config.environment(name)
+    try:
+        baseline = snapshot.load_baseline(config, name)
+        live = snapshot.take(config, name)
+    except DriftdError as exc:
+        log.warning("%s: %s", name, exc.message)
+        return EnvironmentReport(name=name, status="error", error=str(exc))
+    ignore = [IgnoreRule.parse(g) for g in env.ignore]
+    items = evaluate(name, baseline, live, rules, ignore)
+    return EnvironmentReport(
+        name=name,
+        status="drift" if items else "clean",
+        drift=items,
+        snapshot_hash=snapshot.content_hash(live),
+    )
+
+
+def check(config: Config, names: list[str]) -> Report:
+    rules = RuleSet(config.rules)
+    return Report([check_environment(config, n, rules) for n in config.select(names)])
+
+
+def compare(config: Config, left: str, right: str) -> Report:
+    """Diff two live environments: ``left`` plays the baseline, ``right`` the live side."""
+    rules = RuleSet(config.rules)
+    label = f"{left}..{right}"
+    ignore = [
+        IgnoreRule.parse(g)
+        for g in (*config.environment(left).ignore, *config.environment(right).ignore)
+    ]
+    try:
+        before = snapshot.take(config, left)
+        after = snapshot.take(config, right)
+    except DriftdError as exc:
+        return Report([EnvironmentReport(name=label, status="error", error=str(exc))])
+    items = evaluate(label, before, after, rules, ignore)
+    return Report(
+        [EnvironmentReport(name=label, status="drift" if items else "clean", drift=items)]
+    )

@@ -1,0 +1,167 @@
+"""The snapshot document: build, read and write it; baselines are snapshots on disk.
+
+A snapshot is canonical: the same database gives byte-identical output apart
+from ``taken_at`` and ``engine.server_version`` (the volatile fields). A
+baseline is a snapshot with those dropped, pretty-printed so that one database
+change is a few lines of ``git diff``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driftd import canonical
+from driftd.collect import Collected, Target, collect
+from driftd.config import Config
+from driftd.drift import iso
+from driftd.errors import BaselineError
+from driftd.filters import KeyFilter
+
+SNAPSHOT_FORMAT = "driftd.snapshot/1"
+Snapshot = dict[str, Any]
+
+
+def build(environment: str, collected: Collected, keys: KeyFilter) -> Snapshot:
+    objects = {k: v for k, v in collected.objects.items() if keys.wants(k)}
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "environment": environment,
+        "engine": dict(collected.engine),
+        "taken_at": iso(datetime.now(UTC)),
+        "objects": objects,
+    }
+
+
+def take(config: Config, environment: str) -> Snapshot:
+    """Read the live database of ``environment`` into a snapshot."""
+    env = config.environment(environment)
+    collected = collect(Target.from_config(config, environment))
+    return build(environment, collected, KeyFilter(tuple(env.include), tuple(env.exclude)))
+
+
+def stable(snapshot: Snapshot) -> Snapshot:
+    """The snapshot without its volatile fields: what a baseline holds."""
+    out = {k: v for k, v in snapshot.items() if k != "taken_at"}
+    out["engine"] = {k: v for k, v in snapshot.get("engine", {}).items() if k != "server_version"}
+    return out
+
+
+def content_hash(snapshot: Snapshot) -> str:
+    """Hash of everything that is diffed (objects and engine dialect)."""
+    return canonical.content_hash(
+        {"engine": stable(snapshot)["engine"], "objects": snapshot["objects"]}
+    )
+
+
+def to_bytes(snapshot: Snapshot) -> bytes:
+    return canonical.dumps_pretty(snapshot)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file and rename: a crash never leaves half a baseline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: Path, what: str = "snapshot") -> Snapshot:
+    """Load a snapshot or baseline file and check its format."""
+    try:
+        data = canonical.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise BaselineError(f"{what} file {path} does not exist") from None
+    except OSError as exc:
+        raise BaselineError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise BaselineError(
+            f"{what} file {path} is not valid JSON: {exc}",
+            "restore it from git, or write it anew with `driftd baseline accept`",
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+        raise BaselineError(
+            f"{what} file {path} is not a {SNAPSHOT_FORMAT} document",
+            "restore it from git, or write it anew with `driftd baseline accept`",
+        )
+    if not isinstance(data.get("objects"), dict):
+        raise BaselineError(f"{what} file {path} has no 'objects' map")
+    return data
+
+
+def load_baseline(config: Config, environment: str) -> Snapshot:
+    path = config.baseline_path(environment)
+    if not path.exists():
+        raise BaselineError(
+            f"no baseline for {environment} ({path} does not exist)",
+            f"review the live state, then run `driftd baseline accept {environment}` "
+            "and commit the file",
+        )
+    return read(path, "baseline")
+
+
+def accept(
+    baseline: Snapshot | None,
+    live: Snapshot,
+    objects: Iterable[str] | None = None,
+    reason: str | None = None,
+) -> tuple[Snapshot, list[str]]:
+    """The new baseline, and the keys whose content it changes.
+
+    With ``objects`` (keys or globs), only those objects move from ``live``
+    into the existing ``baseline``; an object gone from the live database is
+    removed from the baseline.
+    """
+    import fnmatch
+
+    if objects is None or baseline is None:
+        if objects is not None and baseline is None:
+            raise BaselineError(
+                f"no baseline for {live['environment']} yet, so --object has nothing to add to",
+                f"accept everything first: driftd baseline accept {live['environment']}",
+            )
+        new = stable(live)
+        old_objects = baseline["objects"] if baseline else {}
+        selected = sorted(set(old_objects) | set(new["objects"]))
+    else:
+        new = stable(baseline)
+        new["objects"] = dict(baseline["objects"])
+        new["engine"] = stable(live)["engine"]
+        old_objects = baseline["objects"]
+        universe = set(old_objects) | set(live["objects"])
+        selected = []
+        for pattern in objects:
+            matched = sorted(k for k in universe if fnmatch.fnmatchcase(k, pattern))
+            if not matched:
+                raise BaselineError(
+                    f"--object {pattern}: no such object in the live database or the baseline",
+                    "object keys look like table:public.orders or role:app "
+                    "(see `driftd check` output)",
+                )
+            selected.extend(matched)
+        for key in selected:
+            if key in live["objects"]:
+                new["objects"][key] = live["objects"][key]
+            else:
+                new["objects"].pop(key, None)
+    new.pop("accepted", None)
+    if reason:
+        new["accepted"] = {"reason": reason, "objects": "all" if objects is None else selected}
+    changed = [
+        k
+        for k in selected
+        if canonical.dumps(old_objects.get(k)) != canonical.dumps(new["objects"].get(k))
+    ]
+    return new, changed

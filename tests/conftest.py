@@ -1,0 +1,175 @@
+"""Shared fixtures: every test gets its own PostgreSQL database and role prefix.
+
+Tests talk to a real PostgreSQL (``DRIFTD_TEST_PG``, default
+``postgresql://postgres@127.0.0.1:5432/postgres``). If none is reachable the
+run stops with a message saying how to start one; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.engine import make_url
+
+ADMIN_URL = os.environ.get("DRIFTD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+START_HINT = (
+    "PostgreSQL is not reachable at {url} ({error}).\n"
+    "Start it (Debian: pg_ctlcluster --skip-systemctl-redirect 15 main start) "
+    "or point DRIFTD_TEST_PG at a server where the user may create databases and roles."
+)
+
+
+def _conninfo(url: str) -> str:
+    u = make_url(url)
+    parts = {
+        "host": u.host or "127.0.0.1",
+        "port": u.port or 5432,
+        "user": u.username or "postgres",
+        "dbname": u.database or "postgres",
+    }
+    if u.password:
+        parts["password"] = u.password
+    return " ".join(f"{k}={v}" for k, v in parts.items())
+
+
+def admin_connect(dbname: str | None = None) -> psycopg.Connection[Any]:
+    info = _conninfo(ADMIN_URL)
+    if dbname:
+        info += f" dbname={dbname}"
+    return psycopg.connect(info, autocommit=True, connect_timeout=5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_reachable() -> None:
+    try:
+        with admin_connect() as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        pytest.exit(START_HINT.format(url=ADMIN_URL, error=str(exc).strip()), returncode=3)
+
+
+@dataclass
+class PgDatabase:
+    """A throwaway database plus a role-name prefix owned by one test."""
+
+    name: str
+    prefix: str
+    _conns: list[psycopg.Connection[Any]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        u = make_url(ADMIN_URL)
+        return u.set(drivername="postgresql+psycopg", database=self.name).render_as_string(
+            hide_password=False
+        )
+
+    def connect(self, user: str | None = None) -> psycopg.Connection[Any]:
+        info = _conninfo(ADMIN_URL) + f" dbname={self.name}"
+        if user:
+            info += f" user={user}"
+        conn = psycopg.connect(info, autocommit=True, connect_timeout=5)
+        self._conns.append(conn)
+        return conn
+
+    def execute(self, sql: str, user: str | None = None) -> None:
+        """Run SQL in the test database (as ``user`` when given), autocommit."""
+        with self.connect(user) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def role(self, suffix: str) -> str:
+        return f"{self.prefix}{suffix}"
+
+
+def _drop_roles(prefix: str) -> None:
+    with admin_connect() as conn:
+        rows = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (prefix.replace("_", r"\_") + "%",)
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pgdb() -> Iterator[PgDatabase]:
+    token = secrets.token_hex(4)
+    db = PgDatabase(name=f"driftd_t_{token}", prefix=f"dt{token}_")
+    with admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{db.name}"')  # type: ignore[arg-type]
+    try:
+        yield db
+    finally:
+        for c in db._conns:
+            c.close()
+        with admin_connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')  # type: ignore[arg-type]
+        _drop_roles(db.prefix)
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Project:
+    """A config file in a temp dir, and a way to run the driftd CLI against it."""
+
+    root: Path
+    config: Path
+
+    def write_config(self, text: str) -> None:
+        self.config.write_text(textwrap.dedent(text))
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        """Run the CLI in-process (fast); see run_subprocess for a real process."""
+        from driftd.cli import cli
+
+        runner = CliRunner()
+        res = runner.invoke(
+            cli, ["--config", str(self.config), *args], env=env, catch_exceptions=False
+        )
+        return Result(res.exit_code, res.stdout, res.stderr)
+
+    def run_subprocess(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        full_env = {**os.environ, **(env or {})}
+        proc = subprocess.run(
+            [sys.executable, "-m", "driftd", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=120,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def baseline(self, env: str) -> Path:
+        return self.root / "baselines" / f"{env}.json"
+
+
+@pytest.fixture
+def project(tmp_path: Path, pgdb: PgDatabase) -> Project:
+    """A project whose environment ``test`` watches ``pgdb`` (roles limited to its prefix)."""
+    proj = Project(root=tmp_path, config=tmp_path / "driftd.toml")
+    proj.write_config(
+        f"""
+        [driftd]
+        baselines_dir = "baselines"
+
+        [environments.test]
+        url = "{pgdb.url}"
+        roles = ["{pgdb.prefix}*"]
+        """
+    )
+    return proj
