@@ -56,6 +56,7 @@ def check_environment(config: Config, name: str, rules: RuleSet | None = None) -
         status="drift" if items else "clean",
         drift=items,
         snapshot_hash=snapshot.content_hash(live),
+        snapshot=live,
     )
 
 

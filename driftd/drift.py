@@ -82,8 +82,10 @@ class EnvironmentReport:
     status: Status
     error: str | None = None
     drift: list[DriftItem] = field(default_factory=list)
-    # Content hash of the live snapshot (not in the JSON report; the daemon keeps it).
+    # Not part of the JSON report: the live snapshot and its content hash, for
+    # the daemon (state store) and later stages.
     snapshot_hash: str | None = None
+    snapshot: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
