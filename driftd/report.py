@@ -36,17 +36,35 @@ def console(file: Any = None) -> Console:
 
 
 def short(value: Any) -> str:
-    """A one-line rendering of a before/after value."""
+    """A one-line rendering of a before/after value, as a reader thinks of it."""
     if value is None:
         return "—"
     if isinstance(value, str):
         text = value
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         text = ", ".join(value) if value else "(none)"
+    elif isinstance(value, dict):
+        text = _summarise(value)
     else:
         text = canonical.dumps(value).decode()
     text = " ".join(text.split())
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def _summarise(value: dict[str, Any]) -> str:
+    """A column, index, constraint, ... by its definition; a whole object by its size."""
+    if isinstance(value.get("definition"), str):
+        return str(value["definition"])
+    if isinstance(value.get("type"), str) and "nullable" in value:
+        parts = [value["type"]]
+        if value.get("nullable") is False:
+            parts.append("NOT NULL")
+        if value.get("default") is not None:
+            parts.append(f"DEFAULT {value['default']}")
+        return " ".join(str(p) for p in parts)
+    if isinstance(value.get("columns"), dict):
+        return f"({len(value['columns'])} columns)"
+    return canonical.dumps(value).decode()
 
 
 def who(item: DriftItem) -> str:
@@ -55,6 +73,25 @@ def who(item: DriftItem) -> str:
     best = item.attribution[0]
     actor = best.get("actor") or best.get("db_user") or "?"
     return f"{actor} ({best.get('at', '')})".strip()
+
+
+def attribution_lines(entry: dict[str, Any]) -> list[str]:
+    """One attribution entry for people: who, where, how sure, and the masked statement."""
+    actor = entry.get("actor") or entry.get("db_user") or "?"
+    who_text = actor
+    if entry.get("db_user") and entry.get("db_user") != actor:
+        who_text += f" (as {entry['db_user']})"
+    line = f"{who_text} at {entry.get('at', '?')} via {entry.get('source', '?')}"
+    if entry.get("session"):
+        line += f" session {entry['session']}"
+    if entry.get("confidence") is not None:
+        line += f": confidence {entry['confidence']}"
+    if entry.get("reason"):
+        line += f", {entry['reason']}"
+    lines = [line]
+    if entry.get("statement"):
+        lines.append("  " + " ".join(str(entry["statement"]).split()))
+    return lines
 
 
 def describe(item: DriftItem) -> str:
@@ -88,22 +125,41 @@ def render_text(report: Report, con: Console) -> None:
         table.add_column("path", overflow="fold")
         table.add_column("before", overflow="fold")
         table.add_column("after", overflow="fold")
-        table.add_column("who", overflow="fold")
+        attributed = any(i.attribution for i in env.drift)
+        if attributed:
+            table.add_column("who", overflow="fold")
         table.add_column("id", no_wrap=True)
         for item in env.drift:
-            table.add_row(
+            row = [
                 Text(item.severity, style=SEVERITY_STYLE.get(item.severity, "")),
                 escape(item.object),
                 escape(dotted(item.path) if item.path else f"({item.change})"),
                 escape(short(item.before)),
                 escape(short(item.after)),
-                escape(who(item)),
-                item.id,
-            )
+            ]
+            if attributed:
+                row.append(escape(who(item)))
+            table.add_row(*row, item.id)
         con.print(table)
+        _print_attribution(env.drift, con)
     total = sum(len(e.drift) for e in report.environments)
     errors = sum(e.status == "error" for e in report.environments)
     con.print(
         f"{len(report.environments)} environment(s) checked: {total} drift item(s), "
         f"{errors} error(s). Details: driftd explain ID · accept: driftd baseline accept ENV"
     )
+
+
+def _print_attribution(items: list[DriftItem], con: Console) -> None:
+    """The best match of each attributed item, with its statement (already masked)."""
+    attributed = [i for i in items if i.attribution]
+    if not attributed:
+        return
+    con.print("who changed it (best match; all candidates: driftd explain ID):")
+    for item in attributed:
+        con.print(f"  {item.id} {escape(describe(item))}", soft_wrap=True)
+        for line in attribution_lines(item.attribution[0]):
+            con.print(f"    {escape(line)}", soft_wrap=True)
+        more = len(item.attribution) - 1
+        if more:
+            con.print(f"    (+{more} other candidate{'s' if more > 1 else ''})")
