@@ -94,7 +94,8 @@ class PgDatabase:
 def _drop_roles(prefix: str) -> None:
     with admin_connect() as conn:
         rows = conn.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (prefix.replace("_", r"\_") + "%",)
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s",
+            (prefix.replace("_", r"\_") + "%",),
         ).fetchall()
         for (name,) in rows:
             conn.execute(f'DROP ROLE IF EXISTS "{name}"')  # type: ignore[arg-type]

@@ -54,7 +54,9 @@ def test_unknown_key_names_key_and_line(tmp_path: Path) -> None:
 
 
 def test_wrong_type(tmp_path: Path) -> None:
-    msg = _err(GOOD.replace('ignore = ["role:rds*", "table:public.*#comment"]', "ignore = 3"), tmp_path)
+    msg = _err(
+        GOOD.replace('ignore = ["role:rds*", "table:public.*#comment"]', "ignore = 3"), tmp_path
+    )
     assert "environments.prod.ignore" in msg
 
 

@@ -72,9 +72,9 @@ def collect(target: Target) -> Collected:
     """Read ``target`` with the collector for its engine."""
     scheme = target.url.split(":", 1)[0].split("+", 1)[0]
     if scheme in ("postgresql", "postgres"):
-        from driftd.collect import postgres
+        from driftd.collect.postgres import collect as collect_postgres
 
-        return postgres.collect(target)
-    from driftd.collect import generic
+        return collect_postgres(target)
+    from driftd.collect.generic import collect as collect_generic
 
-    return generic.collect(target)
+    return collect_generic(target)
