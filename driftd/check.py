@@ -8,6 +8,7 @@ with the reason, and the other environments are still checked.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from driftd import snapshot
 from driftd.config import Config
@@ -39,7 +40,9 @@ def evaluate(
     return sort_items(items)
 
 
-def check_environment(config: Config, name: str, rules: RuleSet | None = None) -> EnvironmentReport:
+def check_environment(
+    config: Config, name: str, rules: RuleSet | None = None, attribution: bool = True
+) -> EnvironmentReport:
     """Check one environment against its baseline; never raises for expected failures."""
     rules = rules or RuleSet(config.rules)
     env = config.environment(name)
@@ -47,10 +50,17 @@ def check_environment(config: Config, name: str, rules: RuleSet | None = None) -
         baseline = snapshot.load_baseline(config, name)
         live = snapshot.take(config, name)
     except DriftdError as exc:
-        log.warning("%s: %s", name, exc.message)
+        log.info("%s: check failed: %s", name, exc.message)
         return EnvironmentReport(name=name, status="error", error=str(exc))
     ignore = [IgnoreRule.parse(g) for g in env.ignore]
     items = evaluate(name, baseline, live, rules, ignore)
+    if attribution and env.audit:
+        from driftd.attribute import attribute
+
+        # Also when clean: sources keep reading in small steps and the clean time
+        # starts the next window. Audit trouble is reported, never a check failure.
+        for problem in attribute(config, name, items, None, datetime.now(UTC)):
+            log.warning("%s: attribution: %s", name, problem)
     return EnvironmentReport(
         name=name,
         status="drift" if items else "clean",
@@ -60,9 +70,9 @@ def check_environment(config: Config, name: str, rules: RuleSet | None = None) -
     )
 
 
-def check(config: Config, names: list[str]) -> Report:
+def check(config: Config, names: list[str], attribution: bool = True) -> Report:
     rules = RuleSet(config.rules)
-    return Report([check_environment(config, n, rules) for n in config.select(names)])
+    return Report([check_environment(config, n, rules, attribution) for n in config.select(names)])
 
 
 def compare(config: Config, left: str, right: str) -> Report:

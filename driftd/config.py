@@ -65,6 +65,11 @@ class DriftdSection(_Strict):
     max_concurrent_checks: int = Field(default=4, ge=1, le=256)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The state store's password, when state_url is PostgreSQL (never in the URL).
+    state_password_env: str | None = None
+    state_password_file: str | None = None
+    # Daemons sharing a PostgreSQL store hold an environment for this long per renewal.
+    lease_duration: Duration = 30.0
 
 
 class Environment(_Strict):
@@ -87,6 +92,8 @@ class Environment(_Strict):
     lock_timeout: Duration = 2.0
     connect_timeout: Duration = 10.0
     baseline: str | None = None
+    # How far back attribution looks when there is no last clean check.
+    attribution_lookback: Duration = 86400.0  # 24h
 
     @model_validator(mode="after")
     def _one_url(self) -> Environment:
@@ -311,9 +318,13 @@ def parse(text: str, path: Path) -> Config:
         ) from None
     base_dir = path.resolve().parent
     try:
-        return Config.model_validate({**data, "base_dir": base_dir})
+        config = Config.model_validate({**data, "base_dir": base_dir})
+        from driftd.audit import validate as validate_audit  # each source type owns its keys
+
+        validate_audit(config)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, text, path)) from None
+    return config
 
 
 def _format_errors(exc: ValidationError, text: str, path: Path) -> str:

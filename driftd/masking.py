@@ -37,7 +37,7 @@ _SECRET_AFTER = re.compile(
 
 def mask(sql: str, dialect: str = "postgres") -> str:
     """``sql`` with every string and number literal replaced by ``?``."""
-    return _SECRET_AFTER.sub(r"\1\2?", _mask(sql, dialect, 0)).strip()
+    return _SECRET_AFTER.sub(r"\1\2?", _mask(sql, dialect, 0)).strip(" \t\r\n\f\v")
 
 
 def _mask(sql: str, dialect: str, depth: int) -> str:

@@ -130,7 +130,7 @@ def render_text(report: Report, con: Console) -> None:
             table.add_column("who", overflow="fold")
         table.add_column("id", no_wrap=True)
         for item in env.drift:
-            row = [
+            row: list[Text | str] = [
                 Text(item.severity, style=SEVERITY_STYLE.get(item.severity, "")),
                 escape(item.object),
                 escape(dotted(item.path) if item.path else f"({item.change})"),

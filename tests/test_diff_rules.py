@@ -22,12 +22,19 @@ TABLE: dict[str, Any] = {
         "email": {"type": "text", "nullable": True, "default": None, "comment": None},
     },
     "indexes": {},
-    "policies": {"own_rows": {"command": "ALL", "roles": ["PUBLIC"], "using": "(owner = CURRENT_USER)"}},
+    "policies": {
+        "own_rows": {"command": "ALL", "roles": ["PUBLIC"], "using": "(owner = CURRENT_USER)"}
+    },
     "grants": {"app": ["DELETE", "INSERT", "SELECT", "UPDATE"], "reporting": ["SELECT"]},
     "column_grants": {},
 }
-ROLE: dict[str, Any] = {"superuser": False, "bypassrls": False, "replication": False, "login": True,
-                        "member_of": {}}
+ROLE: dict[str, Any] = {
+    "superuser": False,
+    "bypassrls": False,
+    "replication": False,
+    "login": True,
+    "member_of": {},
+}
 
 
 def snap(objects: dict[str, Any]) -> dict[str, Any]:
@@ -38,10 +45,16 @@ def base() -> dict[str, Any]:
     return {"table:public.customers": copy.deepcopy(TABLE), "role:alice": copy.deepcopy(ROLE)}
 
 
-def run(live: dict[str, Any], rules: RulesConfig | None = None,
-        ignore: list[str] | None = None) -> list[DriftItem]:
-    return evaluate("prod", snap(base()), snap(live), RuleSet(rules),
-                    [IgnoreRule.parse(g) for g in ignore or []])
+def run(
+    live: dict[str, Any], rules: RulesConfig | None = None, ignore: list[str] | None = None
+) -> list[DriftItem]:
+    return evaluate(
+        "prod",
+        snap(base()),
+        snap(live),
+        RuleSet(rules),
+        [IgnoreRule.parse(g) for g in ignore or []],
+    )
 
 
 def one(live: dict[str, Any], **kw: Any) -> DriftItem:
@@ -58,7 +71,12 @@ def test_grant_to_public_is_critical_with_design_shape() -> None:
     live = base()
     live["table:public.customers"]["grants"]["PUBLIC"] = ["SELECT"]
     item = one(live)
-    assert (item.change, item.path, item.before, item.after) == ("modified", ["grants", "PUBLIC"], None, ["SELECT"])
+    assert (item.change, item.path, item.before, item.after) == (
+        "modified",
+        ["grants", "PUBLIC"],
+        None,
+        ["SELECT"],
+    )
     assert item.severity == "critical"
     assert item.rules[0] == "grant-to-public"
     assert len(item.id) == 16
@@ -107,7 +125,11 @@ def test_dropped_table_and_column() -> None:
     live = base()
     del live["table:public.customers"]["columns"]["email"]
     item = one(live)
-    assert (item.path, item.severity, item.rules) == (["columns", "email"], "high", ["column-dropped"])
+    assert (item.path, item.severity, item.rules) == (
+        ["columns", "email"],
+        "high",
+        ["column-dropped"],
+    )
     live = base()
     del live["table:public.customers"]
     item = one(live)
@@ -158,15 +180,20 @@ def test_severity_override_and_off() -> None:
     item = one(live, rules=RulesConfig(severity={"grant-to-public": "low"}))
     # grant-changed (high) still applies: the highest matching rule wins.
     assert item.severity == "high"
-    item = one(live, rules=RulesConfig(severity={"grant-to-public": "off", "grant-changed": "info"}))
+    item = one(
+        live, rules=RulesConfig(severity={"grant-to-public": "off", "grant-changed": "info"})
+    )
     assert (item.severity, item.rules) == ("info", ["grant-changed"])
 
 
 def test_custom_rule_decides() -> None:
     live = base()
     live["table:public.customers"]["columns"]["note"] = {"type": "text"}
-    rules = RulesConfig(custom=[CustomRule(name="pii", object="table:public.cust*",
-                                           path="columns", severity="critical")])
+    rules = RulesConfig(
+        custom=[
+            CustomRule(name="pii", object="table:public.cust*", path="columns", severity="critical")
+        ]
+    )
     item = one(live, rules=rules)
     assert (item.severity, item.rules) == ("critical", ["pii"])
 

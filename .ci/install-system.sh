@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# System packages the test suite needs beyond PostgreSQL itself. Idempotent:
+# installs only what is missing. Run as root (CI runs it before the tests).
+set -euo pipefail
+
+need=()
+if [ ! -e /usr/lib/postgresql/15/lib/pgaudit.so ]; then
+  need+=(postgresql-15-pgaudit)  # tests/test_pgaudit_cluster.py loads it
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,115 @@
+"""Audit sources: where driftd learns who changed what (one module per type).
+
+``[audit.NAME]`` tables are validated against their type's model at config
+load (:func:`validate`); :func:`source` builds a ready source by name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails
+
+from driftd.audit.base import PollResult, Source, SourceConfig
+from driftd.audit.state import AuditState, JsonFileAuditState, MemoryAuditState
+
+if TYPE_CHECKING:
+    from driftd.config import AuditSource, Config
+
+__all__ = [
+    "AuditState",
+    "JsonFileAuditState",
+    "MemoryAuditState",
+    "PollResult",
+    "Source",
+    "SourceConfig",
+    "default_state",
+    "default_state_path",
+    "settings",
+    "source",
+    "validate",
+]
+
+
+def _types() -> dict[str, type[Source]]:
+    # Imported on use: boto3 and httpx stay out of runs that need no audit.
+    from driftd.audit.cloudtrail import CloudtrailSource
+    from driftd.audit.cloudwatch import CloudwatchSource
+    from driftd.audit.hoop import HoopSource
+    from driftd.audit.jsonl import JsonlSource
+    from driftd.audit.pgaudit import PgauditSource
+    from driftd.audit.pglog import PglogSource
+
+    return {
+        "pgaudit": PgauditSource,
+        "pglog": PglogSource,
+        "hoop": HoopSource,
+        "cloudwatch": CloudwatchSource,
+        "cloudtrail": CloudtrailSource,
+        "jsonl": JsonlSource,
+    }
+
+
+def settings(name: str, table: AuditSource) -> SourceConfig:
+    """The typed settings of ``[audit.NAME]``; raises pydantic's ValidationError
+    with locations under ``audit.NAME`` so the config loader can name the line."""
+    data: dict[str, Any] = table.model_dump()
+    kinds = _types()
+    kind = kinds.get(table.type)
+    if kind is None:
+        raise ValidationError.from_exception_data(
+            "Config",
+            [
+                InitErrorDetails(
+                    type="literal_error",
+                    loc=("audit", name, "type"),
+                    input=table.type,
+                    ctx={"expected": ", ".join(repr(k) for k in kinds)},
+                )
+            ],
+        )
+    try:
+        return kind.config_model.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            InitErrorDetails(
+                type=err["type"],
+                loc=("audit", name, *err["loc"]),
+                input=err.get("input"),
+                ctx=err.get("ctx", {}),
+            )
+            for err in exc.errors()
+        ]
+        raise ValidationError.from_exception_data("Config", details) from None
+
+
+def validate(config: Config) -> None:
+    """Validate every ``[audit.NAME]`` table against its type (called at load)."""
+    for name, table in config.audit.items():
+        settings(name, table)
+
+
+def source(config: Config, name: str) -> Source:
+    table = config.audit[name]
+    return _types()[table.type](name, settings(name, table), config)
+
+
+def default_state_path(config: Config) -> Path:
+    """Where the JSON audit state lives: ``$DRIFTD_AUDIT_STATE``, else beside a SQLite
+    state store, else in ``$STATE_DIRECTORY`` (systemd) or next to the config file."""
+    explicit = os.environ.get("DRIFTD_AUDIT_STATE")
+    if explicit:
+        return Path(explicit)
+    url = config.driftd.state_url
+    if url.startswith("sqlite:///") and url not in ("sqlite:///", "sqlite:///:memory:"):
+        db = config.resolve_path(url.removeprefix("sqlite:///"))
+        return db.with_name(db.stem + "-audit.json")
+    base = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(base or config.base_dir) / "driftd-audit.json"
+
+
+def default_state(config: Config) -> JsonFileAuditState:
+    return JsonFileAuditState(default_state_path(config))

@@ -1,0 +1,77 @@
+"""What every audit source shares: its config base model and the poll contract."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from driftd.audit.events import AuditEvent
+from driftd.audit.state import AuditState
+from driftd.durations import parse_duration
+
+if TYPE_CHECKING:
+    from driftd.config import Config
+
+
+def _seconds(value: Any) -> float:
+    return parse_duration(value)
+
+
+Seconds = Annotated[str | int | float, AfterValidator(_seconds)]
+Dialect = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+
+
+class SourceConfig(BaseModel):
+    """Keys every ``[audit.NAME]`` table may set; unknown keys are errors."""
+
+    # validate_default: duration defaults are written as text ("2m") and parsed too.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    type: str
+    # Clock skew (and the snapshot's own duration) allowed around the window.
+    window_slack: Seconds = "30s"
+
+
+@dataclass
+class PollResult:
+    """Problems met while reading, and counts of what could not be parsed."""
+
+    problems: list[str] = field(default_factory=list)
+    bad_records: int = 0
+    unparsed_statements: int = 0
+    new_events: int = 0
+
+    def summary(self, name: str) -> list[str]:
+        out = [f"audit.{name}: {p}" for p in self.problems]
+        if self.bad_records:
+            out.append(f"audit.{name}: {self.bad_records} unparseable record(s) skipped")
+        if self.unparsed_statements:
+            out.append(
+                f"audit.{name}: {self.unparsed_statements} statement(s) could not be parsed "
+                "(they can only be matched by time)"
+            )
+        return out
+
+
+class Source(ABC):
+    """An audit source: reads what is new into the state's event cache."""
+
+    config_model: ClassVar[type[SourceConfig]]
+
+    def __init__(self, name: str, settings: SourceConfig, config: Config) -> None:
+        self.name = name
+        self.settings = settings
+        self.config = config
+
+    @abstractmethod
+    def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
+        """Read new audit records covering ``[since, until]`` into ``state``; never raise
+        for expected failures (unreachable source, bad records): report them instead."""
+
+    def add(self, state: AuditState, events: list[AuditEvent], result: PollResult) -> None:
+        state.add_events(self.name, events)
+        result.new_events += len(events)

@@ -1,0 +1,145 @@
+"""``cloudwatch``: RDS / Aurora PostgreSQL logs exported to CloudWatch Logs.
+
+``logs.filter_log_events`` on ``/aws/rds/instance/<id>/postgresql`` (or the
+cluster group), through the paginator: pages may be empty and still carry a
+``nextToken``. Each log event is one server log record (stderr format with
+the RDS prefix ``%t:%r:%u@%d:[%p]:``), parsed as pgaudit or log_statement.
+
+The cursor is the newest event time read; each run goes back ``overlap``
+before it (CloudWatch ingests late) and events dedupe by their event id.
+Credentials come from boto3's usual chain (environment, profile, instance
+role); none live in the config.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from driftd.audit.base import PollResult, Seconds, Source, SourceConfig
+from driftd.audit.pgaudit import audit_statement
+from driftd.audit.pglog import (
+    RDS_PREFIX,
+    EventBuilder,
+    LineParser,
+    LogRecord,
+    statement_message,
+    zone,
+)
+from driftd.audit.state import AuditState
+
+
+class CloudwatchConfig(SourceConfig):
+    type: Literal["cloudwatch"]
+    log_group: str | None = None
+    instance: str | None = None  # RDS instance id: /aws/rds/instance/<id>/postgresql
+    cluster: str | None = None  # Aurora cluster id: /aws/rds/cluster/<id>/postgresql
+    log_stream_prefix: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    parse: Literal["auto", "pgaudit", "pglog"] = "auto"
+    log_line_prefix: str = RDS_PREFIX
+    timezone: str = "UTC"
+    filter_pattern: str | None = None
+    overlap: Seconds = "5m"
+    max_events: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _group(self) -> CloudwatchConfig:
+        given = [k for k in ("log_group", "instance", "cluster") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("set one of log_group, instance, cluster")
+        return self
+
+    def group(self) -> str:
+        if self.log_group:
+            return self.log_group
+        if self.instance:
+            return f"/aws/rds/instance/{self.instance}/postgresql"
+        return f"/aws/rds/cluster/{self.cluster}/postgresql"
+
+
+def _extract(parse: str) -> Any:
+    def extract(message: str) -> str | None:
+        if parse != "pglog" and message.startswith("AUDIT: "):
+            return audit_statement(message)
+        if parse != "pgaudit":
+            return statement_message(message)
+        return None
+
+    return extract
+
+
+def aws_session(profile: str | None, region: str | None) -> Any:
+    import boto3
+
+    return boto3.session.Session(profile_name=profile, region_name=region)
+
+
+class CloudwatchSource(Source):
+    config_model = CloudwatchConfig
+    settings: CloudwatchConfig
+
+    def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        cfg = self.settings
+        result = PollResult()
+        cursor = state.cursor(self.name) or {}
+        start = since
+        if cursor.get("last_ms"):
+            read_to = datetime.fromtimestamp(cursor["last_ms"] / 1000, UTC)
+            start = max(since, read_to - timedelta(seconds=float(cfg.overlap)))
+        if start >= until:
+            return result
+        parser = LineParser("stderr", cfg.log_line_prefix, zone(cfg.timezone))
+        builder = EventBuilder(_extract(cfg.parse), result)
+        last_ms = int(cursor.get("last_ms") or 0)
+        params: dict[str, Any] = {
+            "logGroupName": cfg.group(),
+            "startTime": int(start.timestamp() * 1000),
+            "endTime": int(until.timestamp() * 1000),
+        }
+        if cfg.log_stream_prefix:
+            params["logStreamNamePrefix"] = cfg.log_stream_prefix
+        if cfg.filter_pattern:
+            params["filterPattern"] = cfg.filter_pattern
+        seen = 0
+        try:
+            client = aws_session(cfg.profile, cfg.region).client(
+                "logs", endpoint_url=cfg.endpoint_url
+            )
+            for page in client.get_paginator("filter_log_events").paginate(**params):
+                for item in page.get("events", []):
+                    seen += 1
+                    builder.add(self._record(parser, item))
+                    last_ms = max(last_ms, int(item.get("timestamp") or 0))
+                if seen >= cfg.max_events:
+                    result.problems.append(
+                        f"stopped after {cfg.max_events} log events; the rest is read next run"
+                    )
+                    break
+        except (BotoCoreError, ClientError) as exc:
+            result.problems.append(f"CloudWatch Logs {cfg.group()}: {exc}")
+        self.add(state, builder.events, result)
+        if last_ms:
+            state.save_cursor(self.name, {"last_ms": last_ms})
+        return result
+
+    def _record(self, parser: LineParser, item: dict[str, Any]) -> LogRecord | None:
+        message = item.get("message")
+        if not isinstance(message, str):
+            return None
+        key = str(item.get("eventId") or f"{item.get('logStreamName')}:{item.get('timestamp')}")
+        lines = message.rstrip("\n").split("\n")
+        record = parser.stderr_line(lines[0], key)
+        if record is None:
+            return None
+        for line in lines[1:]:
+            record.message += "\n" + line.removeprefix("\t")
+        if record.at is None and isinstance(item.get("timestamp"), int):
+            record.at = datetime.fromtimestamp(item["timestamp"] / 1000, UTC)
+        return record

@@ -1,0 +1,460 @@
+"""PostgreSQL server logs: the shared reader (stderr, csvlog, jsonlog) and ``pglog``.
+
+The reader turns log bytes into :class:`LogRecord` s: stderr lines are split
+with a regex built from ``log_line_prefix`` (continuation lines start with a
+tab), csvlog records are CSV with the 26 columns of PostgreSQL 14+ (older
+layouts too, by position), jsonlog records are JSON objects (PG 15+).
+
+The ``pglog`` source reads ``log_statement = 'ddl'`` messages
+(``statement: ...``, ``execute <name>: ...``) for servers without pgaudit.
+Those messages hold passwords in clear text: the SQL is masked before
+anything is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from driftd.audit import tail
+from driftd.audit.base import PollResult, Source, SourceConfig
+from driftd.audit.events import AuditEvent, statements_of
+from driftd.audit.state import AuditState
+from driftd.masking import mask, normalize
+
+DEBIAN_PREFIX = "%m [%p] %q%u@%d "
+RDS_PREFIX = "%t:%r:%u@%d:[%p]:"
+MAX_PREFIX_CHARS = 1024  # a prefix is short: never run its regex over a whole long line
+MAX_MESSAGE_CHARS = 1_000_000
+
+LogFormat = Literal["auto", "stderr", "csvlog", "jsonlog"]
+
+
+@dataclass
+class LogRecord:
+    key: str
+    at: datetime | None
+    severity: str
+    message: str
+    user: str | None = None
+    database: str | None = None
+    pid: str | None = None
+    session_id: str | None = None
+    application: str | None = None
+    query: str | None = None  # csvlog/jsonlog: the statement an ERROR is about
+
+
+# -- log_line_prefix ----------------------------------------------------------------
+
+_TS = (
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?"
+    r"(?: [A-Za-z][A-Za-z0-9_/+\-]{0,31}|[+-]\d\d(?::?\d\d)?)?"
+)
+_ESCAPES: dict[str, tuple[str | None, str]] = {
+    "a": ("application", r".*?"),
+    "u": ("user", r".*?"),
+    "d": ("database", r".*?"),
+    "r": (None, r"\S*?"),
+    "h": (None, r"\S*?"),
+    "L": (None, r"\S*?"),
+    "b": (None, r".*?"),
+    "p": ("pid", r"\d+"),
+    "P": (None, r"\d*"),
+    "t": ("ts", _TS),
+    "m": ("ts", _TS),
+    "n": ("epoch", r"\d+(?:\.\d+)?"),
+    "i": (None, r".*?"),
+    "e": (None, r"[0-9A-Z]{5}"),
+    "c": ("session_id", r"[0-9a-f]+\.[0-9a-f]+"),
+    "l": (None, r"\d+"),
+    "s": (None, _TS),
+    "v": (None, r"\S*?"),
+    "x": (None, r"\d+"),
+    "Q": (None, r"-?\d+"),
+}
+_SEVERITY = r"(?P<severity>[A-Z][A-Z0-9]{1,12}):\s\s?"
+
+
+def prefix_regex(prefix: str) -> re.Pattern[str]:
+    """A regex matching ``log_line_prefix`` plus the severity (``LOG:  ``)."""
+    parts: list[str] = []
+    optional_from: int | None = None
+    used: set[str] = set()
+    i = 0
+    while i < len(prefix):
+        c = prefix[i]
+        if c != "%":
+            parts.append(re.escape(c))
+            i += 1
+            continue
+        m = re.match(r"%(-?\d*)(.)", prefix[i:])
+        if not m:
+            parts.append(re.escape(prefix[i:]))
+            break
+        padded, esc = bool(m.group(1)), m.group(2)
+        i += m.end()
+        if esc == "%":
+            parts.append("%")
+        elif esc == "q":
+            optional_from = len(parts)
+        elif esc in _ESCAPES:
+            group, pattern = _ESCAPES[esc]
+            if padded:
+                pattern = rf"\s*{pattern}\s*"
+            if group and group not in used:
+                used.add(group)
+                parts.append(f"(?P<{group}>{pattern})")
+            else:
+                parts.append(f"(?:{pattern})")
+        else:
+            parts.append(re.escape(m.group(0)))
+    if optional_from is not None:
+        head, rest = parts[:optional_from], parts[optional_from:]
+        # Non-session processes stop at %q; keep the rest optional.
+        parts = [*head, "(?:", *rest, ")?"]
+    return re.compile("^" + "".join(parts) + _SEVERITY)
+
+
+def zone(name: str) -> tzinfo:
+    if name.upper() in ("UTC", "GMT", "Z"):
+        return UTC
+    return ZoneInfo(name)
+
+
+_LOG_TIME = re.compile(
+    r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?)\s*"
+    r"([A-Za-z][\w/+\-]*|[+-]\d\d(?::?\d\d)?)?$"
+)
+
+
+def parse_log_time(text: str, default_tz: tzinfo) -> datetime | None:
+    """``2026-11-22 16:44:11.996 UTC`` (zone optional: numeric, UTC/GMT, else ``default_tz``)."""
+    m = _LOG_TIME.match(text.strip())
+    if not m:
+        return None
+    try:
+        moment = datetime.fromisoformat(m.group(1))
+    except ValueError:
+        return None
+    tz_text = m.group(2) or ""
+    tz: tzinfo = default_tz
+    if tz_text.upper() in ("UTC", "GMT", "Z", "UCT"):
+        tz = UTC
+    elif tz_text[:1] in "+-" and tz_text:
+        digits = tz_text[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+        if hours > 23 or minutes > 59:
+            return None
+        delta = timedelta(hours=hours, minutes=minutes)
+        tz = timezone(-delta if tz_text[0] == "-" else delta)
+    elif "/" in tz_text:
+        try:
+            tz = ZoneInfo(tz_text)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            tz = default_tz
+    return moment.replace(tzinfo=tz).astimezone(UTC)
+
+
+class LineParser:
+    """Turns raw log text into :class:`LogRecord` s for one format and prefix."""
+
+    def __init__(self, fmt: LogFormat, prefix: str, default_tz: tzinfo) -> None:
+        self.fmt = fmt
+        self.prefix = prefix_regex(prefix)
+        self.tz = default_tz
+
+    # stderr ---------------------------------------------------------------------
+
+    def stderr_line(self, line: str, key: str) -> LogRecord | None:
+        m = self.prefix.match(line[:MAX_PREFIX_CHARS])
+        if not m:
+            return None
+        fields = m.groupdict()
+        at = None
+        if fields.get("ts"):
+            at = parse_log_time(fields["ts"], self.tz)
+        elif fields.get("epoch"):
+            try:
+                at = datetime.fromtimestamp(float(fields["epoch"]), UTC)
+            except (OverflowError, ValueError, OSError):
+                at = None
+        message = line[m.end() :]
+        return LogRecord(
+            key=key,
+            at=at,
+            severity=fields["severity"],
+            message=message[:MAX_MESSAGE_CHARS],
+            user=fields.get("user") or None,
+            database=fields.get("database") or None,
+            pid=fields.get("pid"),
+            session_id=fields.get("session_id"),
+            application=fields.get("application") or None,
+        )
+
+    def stderr(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
+        """Records (``None`` for each line that is neither a record nor a continuation)."""
+        record: LogRecord | None = None
+        pos = 0
+        for raw in data.split(b"\n"):
+            start = pos
+            pos += len(raw) + 1
+            if not raw.strip():
+                continue
+            line = raw.decode("utf-8", errors="replace").rstrip("\r")
+            if line.startswith("\t") and record is not None:
+                if len(record.message) < MAX_MESSAGE_CHARS:
+                    record.message += "\n" + line[1:]
+                continue
+            parsed = self.stderr_line(line, f"{key_base}:{offset + start}")
+            if parsed is None:
+                yield None
+                continue
+            if record is not None:
+                yield record
+            record = parsed
+        if record is not None:
+            yield record
+
+    # csvlog -----------------------------------------------------------------------
+
+    def csvlog(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
+        text = data.decode("utf-8", errors="replace")
+        reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+        index = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                yield None
+                continue
+            index += 1
+            if not row:
+                continue
+            if len(row) < 14:
+                yield None
+                continue
+            yield LogRecord(
+                key=f"{key_base}:{offset}:{index}",
+                at=parse_log_time(row[0], self.tz),
+                severity=row[11],
+                message=row[13][:MAX_MESSAGE_CHARS],
+                user=row[1] or None,
+                database=row[2] or None,
+                pid=row[3] or None,
+                session_id=row[5] or None,
+                application=(row[22] if len(row) > 22 else "") or None,
+                query=(row[19] if len(row) > 19 else "") or None,
+            )
+
+    # jsonlog ------------------------------------------------------------------------
+
+    def jsonlog(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
+        pos = 0
+        for raw in data.split(b"\n"):
+            start = pos
+            pos += len(raw) + 1
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except (ValueError, RecursionError):
+                yield None
+                continue
+            if not isinstance(obj, dict) or not isinstance(obj.get("message"), str):
+                yield None
+                continue
+            yield LogRecord(
+                key=f"{key_base}:{offset + start}",
+                at=parse_log_time(str(obj.get("timestamp", "")), self.tz),
+                severity=str(obj.get("error_severity", "")),
+                message=obj["message"][:MAX_MESSAGE_CHARS],
+                user=_str(obj.get("user")),
+                database=_str(obj.get("dbname")),
+                pid=_str(obj.get("pid")),
+                session_id=_str(obj.get("session_id")),
+                application=_str(obj.get("application_name")),
+                query=_str(obj.get("statement")),
+            )
+
+    def records(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
+        if self.fmt == "csvlog":
+            return self.csvlog(data, key_base, offset)
+        if self.fmt == "jsonlog":
+            return self.jsonlog(data, key_base, offset)
+        return self.stderr(data, key_base, offset)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+# -- from records to events ---------------------------------------------------------
+
+# Returns the raw SQL a message carries, or None when the message is not ours;
+# raises BadRecord when it is ours but malformed.
+Extractor = Callable[[str], str | None]
+
+
+class BadRecord(ValueError):
+    """A record of the expected kind that cannot be read."""
+
+
+_STATEMENT = re.compile(
+    r"^(?:duration: \d+(?:\.\d+)? ms\s+)?(?:statement|execute [^:\n]{0,200}): ", re.S
+)
+
+
+def statement_message(message: str) -> str | None:
+    """The SQL of a ``log_statement`` message (``statement:`` / ``execute <name>:``)."""
+    m = _STATEMENT.match(message)
+    return message[m.end() :] if m else None
+
+
+class EventBuilder:
+    """Records → events: parse the SQL, mask it, and drop repeats; mark statements
+    the server then rejected (an ERROR whose STATEMENT is the same text)."""
+
+    def __init__(self, extract: Extractor, result: PollResult) -> None:
+        self.extract = extract
+        self.result = result
+        self.events: list[AuditEvent] = []
+        # Per backend pid: its last event and that statement's normalized masked text.
+        self._last: dict[str, tuple[AuditEvent, str]] = {}
+        self._error_pending: set[str] = set()
+
+    def _rejected(self, pid: str, query: str) -> None:
+        last = self._last.get(pid)
+        if last is not None and normalize(mask(query)) == last[1]:
+            last[0].failed = True
+            del self._last[pid]
+
+    def add(self, record: LogRecord | None) -> None:
+        if record is None:
+            self.result.bad_records += 1
+            return
+        pid = record.pid or ""
+        if record.severity in ("ERROR", "FATAL", "PANIC"):
+            if record.query:
+                self._rejected(pid, record.query)
+            else:
+                self._error_pending.add(pid)  # the STATEMENT line follows (stderr format)
+            return
+        if record.severity == "STATEMENT":
+            if pid in self._error_pending:
+                self._error_pending.discard(pid)
+                self._rejected(pid, record.message)
+            return
+        self._error_pending.discard(pid)
+        try:
+            sql = self.extract(record.message)
+        except BadRecord:
+            self.result.bad_records += 1
+            return
+        if sql is None:
+            return
+        if record.at is None:
+            self.result.bad_records += 1
+            return
+        norm = normalize(mask(sql))
+        last = self._last.get(pid)
+        if last is not None and last[1] == norm:
+            return  # the same statement again: pgaudit logs one line per sub-statement
+        parsed = statements_of(sql)
+        self.result.unparsed_statements += parsed.errors
+        if not parsed.statements:
+            return
+        event = AuditEvent(
+            key=record.key,
+            at=record.at,
+            statements=parsed.statements,
+            db_user=record.user,
+            session=record.pid,
+            database=record.database,
+        )
+        if record.application:
+            event.extra["application"] = record.application
+        if record.session_id:
+            event.extra["session_id"] = record.session_id
+        self._last[pid] = (event, norm)
+        self.events.append(event)
+
+
+# -- the pglog source ---------------------------------------------------------------
+
+
+class LogFileConfig(SourceConfig):
+    path: str
+    format: LogFormat = "auto"
+    log_line_prefix: str = DEBIAN_PREFIX
+    timezone: str = "UTC"  # for timestamps whose zone abbreviation is not UTC or numeric
+    max_read_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'UTC'"
+            ) from None
+        return value
+
+    def log_format(self) -> LogFormat:
+        if self.format != "auto":
+            return self.format
+        if self.path.endswith(".csv"):
+            return "csvlog"
+        if self.path.endswith(".json"):
+            return "jsonlog"
+        return "stderr"
+
+
+class PglogConfig(LogFileConfig):
+    type: Literal["pglog"]
+
+
+class LogFileSource(Source):
+    """A PostgreSQL log file (or glob), read incrementally."""
+
+    settings: LogFileConfig
+
+    def extract(self, message: str) -> str | None:
+        return statement_message(message)
+
+    def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
+        result = PollResult()
+        cfg = self.settings
+        fmt = cfg.log_format()
+        path = str(self.config.resolve_path(cfg.path))
+        splitter = tail.csv_splitter if fmt == "csvlog" else tail.lines_splitter
+        read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, splitter)
+        result.problems += read.problems
+        if read.backlog:
+            result.problems.append(
+                f"more than max_read_bytes ({cfg.max_read_bytes}) of new log: the rest is read "
+                "on the next run"
+            )
+        parser = LineParser(fmt, cfg.log_line_prefix, zone(cfg.timezone))
+        builder = EventBuilder(self.extract, result)
+        for chunk in read.chunks:
+            for record in parser.records(chunk.data, chunk.file_id, chunk.offset):
+                builder.add(record)
+        self.add(state, builder.events, result)
+        state.save_cursor(self.name, read.cursor)
+        return result
+
+
+class PglogSource(LogFileSource):
+    config_model = PglogConfig
