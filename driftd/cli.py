@@ -7,6 +7,7 @@ are one or two lines on stderr, with a traceback only under ``--debug``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -54,6 +55,10 @@ class DriftdGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_ERROR)
+        except BrokenPipeError:
+            # `driftd snapshot prod | head`: the reader left; that's not an error of ours.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(EXIT_OK)
         except Exception as exc:  # a bug: short message here, the traceback under --debug
             if _debug(ctx):
                 raise
@@ -170,7 +175,7 @@ def check(state: State, envs: tuple[str, ...], fmt: str, no_attribution: bool) -
     """Diff live ENVs (default: all) against their baselines. Exit 0 clean, 1 drift, 2 error."""
     from driftd.check import check as run_check
 
-    report = run_check(state.config, list(envs))
+    report = run_check(state.config, list(envs), attribution=not no_attribution)
     _emit(report, fmt)
     exit_with(report.exit_code)
 
@@ -201,8 +206,6 @@ def config_group() -> None:
 @pass_state
 def config_validate(state: State) -> None:
     """Check the config file without touching any database."""
-    import os
-
     from driftd.rules import RuleSet
 
     config = state.config
@@ -241,6 +244,14 @@ def config_show(state: State) -> None:
     """Print the effective configuration as JSON (secrets are never resolved)."""
     data = state.config.model_dump(mode="json")
     click.echo(canonical.dumps_pretty(data).decode(), nl=False)
+
+
+# -- daemon and state store (driftd.commands_daemon) ---------------------------------
+
+from driftd.commands_daemon import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
+
+for _command in _DAEMON_COMMANDS:
+    cli.add_command(_command)
 
 
 # -- entry point ----------------------------------------------------------------

@@ -1,0 +1,317 @@
+"""CLI of the daemon and its state store: run, status, history, explain, ack, db upgrade."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from driftd import canonical
+from driftd.cli import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with
+from driftd.drift import iso
+from driftd.filters import dotted
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy: only the commands that use it load it
+    from driftd.store import Store
+
+# cli.py imports this module to register its commands: make the decorator here
+# rather than import cli's (mypy cannot type it through the import cycle).
+pass_state = click.make_pass_decorator(State)
+
+STATUS_STYLE = {"clean": "bold green", "drift": "bold yellow", "error": "bold red"}
+
+
+@contextmanager
+def _store(state: State) -> Iterator[Store]:
+    from driftd.store import open_store
+
+    store = open_store(state.config, migrate=False, pool_size=1)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return iso(moment) if moment else None
+
+
+def _ago(moment: datetime | None) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0, int((datetime.now(UTC) - moment).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(canonical.dumps_pretty(data).decode(), nl=False)
+
+
+# -- run ------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Check every environment once, record, and exit.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines on stderr as text or JSON (default: [driftd] log_format).",
+)
+@pass_state
+def run(state: State, once: bool, log_format: str | None) -> None:
+    """Run the daemon: check every environment on its schedule (under systemd: Type=notify).
+
+    SIGHUP reloads the configuration, SIGTERM stops after running checks finish.
+    With --once: exit 0 clean, 1 drift, 2 error, like `driftd check`.
+    """
+    from driftd import daemon, logs
+    from driftd.config import find_config
+
+    path = find_config(state.config_path)
+    config = state.config
+    logs.setup(log_format or config.driftd.log_format, config.driftd.log_level, state.debug)
+    if once:
+        from driftd import report as rep
+
+        result = daemon.run_once(config)
+        rep.render_text(result, rep.console())
+        exit_with(result.exit_code)
+    exit_with(daemon.Daemon(path, config, debug=state.debug).serve())
+
+
+# -- status / history / explain -----------------------------------------------------
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_state
+def status(state: State, fmt: str) -> None:
+    """Each environment's last run, status and open drift, from the state store.
+
+    Exit 0 when all are clean (or not checked yet), 1 if any has drift, 2 if any failed.
+    """
+    from driftd.report import console
+    from driftd.store import repo
+
+    config = state.config
+    with _store(state) as store:
+        rows = repo.environment_status(store, sorted(config.environments))
+    if fmt == "json":
+        _echo_json(
+            {
+                "environments": [
+                    {
+                        "name": r.name,
+                        "status": r.status,
+                        "last_run_at": _iso(r.last_run_at),
+                        "open_drift": r.open_drift,
+                    }
+                    for r in rows
+                ]
+            }
+        )
+    else:
+        table = Table(pad_edge=False)
+        for column in ("environment", "status", "last run", "took", "open drift", "note"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            counts = ", ".join(f"{n} {sev}" for sev, n in r.open_by_severity.items() if n)
+            if r.acknowledged:
+                counts += f" ({r.acknowledged} acknowledged)"
+            note = r.error or ""
+            if r.status != "error" and r.last_success_at and r.last_run_at != r.last_success_at:
+                note = f"last success {_ago(r.last_success_at)}"
+            took = f"{r.last_duration_seconds:.1f}s" if r.last_duration_seconds is not None else ""
+            table.add_row(
+                escape(r.name),
+                Text(r.status, style=STATUS_STYLE.get(r.status, "dim")),
+                _ago(r.last_run_at),
+                took,
+                str(r.open_drift) + (f": {counts}" if counts else ""),
+                escape(note.splitlines()[0] if note else ""),
+            )
+        console().print(table)
+    statuses = {r.status for r in rows}
+    exit_with(EXIT_ERROR if "error" in statuses else EXIT_DRIFT if "drift" in statuses else EXIT_OK)
+
+
+@click.command()
+@click.argument("env")
+@click.option("-n", "--limit", default=50, show_default=True, help="Entries to show.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_state
+def history(state: State, env: str, limit: int, fmt: str) -> None:
+    """The timeline of ENV: its runs and its drift opening, closing and acknowledged."""
+    from driftd.report import console
+    from driftd.store import repo
+
+    state.config.environment(env)  # unknown names are errors
+    with _store(state) as store:
+        entries = repo.history(store, env, limit)
+    if fmt == "json":
+        _echo_json({"environment": env, "entries": [{**e, "at": _iso(e["at"])} for e in entries]})
+        return
+    if not entries:
+        click.echo(f"{env}: nothing recorded yet")
+        return
+    table = Table(pad_edge=False)
+    for column in ("at", "what", "detail"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        at = e["at"].strftime("%Y-%m-%d %H:%M:%S")
+        if e["type"] == "run":
+            what = Text(f"run {e['status']}", style=STATUS_STYLE.get(e["status"], ""))
+            detail = f"#{e['run_id']} {e['duration_seconds']:.1f}s, {e['drift']} drift item(s)"
+            if e["error"]:
+                detail += f": {e['error'].splitlines()[0]}"
+        else:
+            what = Text(f"drift {e['event']}")
+            where = f"{e['object']} {dotted(e['path'])}".strip()
+            detail = f"{e['drift_id']} {e['severity']} {where}"
+            if e["actor"]:
+                detail += f" by {e['actor']}"
+            if e["note"]:
+                detail += f": {e['note']}"
+        table.add_row(at, what, escape(detail))
+    console().print(table)
+
+
+@click.command()
+@click.argument("drift_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_state
+def explain(state: State, drift_id: str, fmt: str) -> None:
+    """One drift item: what changed (before/after), its evidence and its life so far."""
+    from driftd.store import repo
+
+    with _store(state) as store:
+        row, events = repo.get_drift(store, drift_id)
+    data = {
+        "id": row.id,
+        "environment": row.environment,
+        "object": row.object,
+        "kind": row.kind,
+        "change": row.change,
+        "path": row.path,
+        "before": row.before,
+        "after": row.after,
+        "severity": row.severity,
+        "rules": row.rules,
+        "attribution": row.attribution,
+        "state": row.state,
+        "first_seen_at": _iso(row.first_seen_at),
+        "last_seen_at": _iso(row.last_seen_at),
+        "closed_at": _iso(row.closed_at),
+        "acknowledged_by": row.acknowledged_by,
+        "acknowledged_at": _iso(row.acknowledged_at),
+        "note": row.note,
+        "events": [
+            {
+                "at": _iso(e.at),
+                "event": e.event,
+                "run_id": e.run_id,
+                "actor": e.actor,
+                "note": e.note,
+            }
+            for e in events
+        ],
+    }
+    if fmt == "json":
+        _echo_json(data)
+        return
+    out = [
+        f"drift {row.id} in {row.environment}: {row.state}",
+        f"  object    {row.object}",
+        f"  path      {dotted(row.path) or '(whole object)'}",
+        f"  change    {row.change}",
+        f"  severity  {row.severity}" + (f"  (rules: {', '.join(row.rules)})" if row.rules else ""),
+        f"  seen      {data['first_seen_at']} .. {data['last_seen_at']}",
+    ]
+    if row.acknowledged_by:
+        ack = f"  acked     by {row.acknowledged_by} at {data['acknowledged_at']}"
+        out.append(ack + (f": {row.note}" if row.note else ""))
+    out += ["", "before:", _block(row.before), "after:", _block(row.after), "", "evidence:"]
+    if not row.attribution:
+        out.append("  no audit record matched this change")
+    for a in row.attribution:
+        who = a.get("actor") or a.get("db_user") or "?"
+        line = f"  {a.get('at', '?')} {who} via {a.get('source', '?')}"
+        if a.get("confidence") is not None:
+            line += f" (confidence {a['confidence']})"
+        out.append(line)
+        if a.get("statement"):
+            out.append(f"    {a['statement']}")
+    out += ["", "history:"]
+    for e in events:
+        line = f"  {_iso(e.at)} {e.event}"
+        if e.actor:
+            line += f" by {e.actor}"
+        if e.note:
+            line += f": {e.note}"
+        out.append(line)
+    click.echo("\n".join(out))
+
+
+def _block(value: Any) -> str:
+    if value is None:
+        return "  (none)"
+    text = canonical.dumps_pretty(value).decode().rstrip("\n")
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+# -- ack --------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("drift_id")
+@click.option("--note", metavar="TEXT", help="Why it is fine for now, or who is on it.")
+@click.option("--by", "actor", metavar="NAME", help="Who acknowledges (default: your login).")
+@pass_state
+def ack(state: State, drift_id: str, note: str | None, actor: str | None) -> None:
+    """Acknowledge a drift item: a person has seen it (it stays open until it goes away)."""
+    from driftd.store import repo
+
+    who = actor or os.environ.get("SUDO_USER") or getpass.getuser()
+    with _store(state) as store:
+        row = repo.acknowledge(store, drift_id, who, note)
+    click.echo(
+        f"acknowledged {row.id} ({row.environment}: {row.object} {dotted(row.path)}) as {who}"
+    )
+
+
+# -- db ---------------------------------------------------------------------------
+
+
+@click.group()
+def db() -> None:
+    """Manage the state store."""
+
+
+@db.command("upgrade")
+@pass_state
+def db_upgrade(state: State) -> None:
+    """Create or migrate the state store to this driftd's schema (the daemon does it at start)."""
+    from driftd.store import migrate, open_store
+
+    store = open_store(state.config, migrate=True, pool_size=1)
+    try:
+        with store.engine.connect() as conn:
+            rev = migrate.current(conn)
+    finally:
+        store.close()
+    click.echo(f"state store {store.display_url} is at revision {rev} (newest)")
+
+
+COMMANDS = (run, status, history, explain, ack, db)
