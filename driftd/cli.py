@@ -10,31 +10,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from driftd import __version__, canonical
-from driftd.config import Config, find_config, load
+from driftd.cliutil import EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
 from driftd.errors import DriftdError
-
-EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
-
-
-class State:
-    def __init__(self, config_path: str | None, debug: bool) -> None:
-        self.config_path = config_path
-        self.debug = debug
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load(find_config(self.config_path))
-        return self._config
-
-
-pass_state = click.make_pass_decorator(State)
 
 
 class DriftdGroup(click.Group):
@@ -69,11 +51,6 @@ class DriftdGroup(click.Group):
 
 def _debug(ctx: click.Context) -> bool:
     return isinstance(ctx.obj, State) and ctx.obj.debug
-
-
-def exit_with(code: int) -> NoReturn:
-    click.get_current_context().exit(code)
-    raise AssertionError("unreachable")
 
 
 @click.group(cls=DriftdGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from driftd import canonical
-from driftd.cli import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with
+from driftd.cliutil import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with
 from driftd.drift import iso
 from driftd.filters import dotted
 
@@ -194,6 +194,7 @@ def history(state: State, env: str, limit: int, fmt: str) -> None:
 @pass_state
 def explain(state: State, drift_id: str, fmt: str) -> None:
     """One drift item: what changed (before/after), its evidence and its life so far."""
+    from driftd.report import attribution_lines
     from driftd.store import repo
 
     with _store(state) as store:
@@ -246,13 +247,7 @@ def explain(state: State, drift_id: str, fmt: str) -> None:
     if not row.attribution:
         out.append("  no audit record matched this change")
     for a in row.attribution:
-        who = a.get("actor") or a.get("db_user") or "?"
-        line = f"  {a.get('at', '?')} {who} via {a.get('source', '?')}"
-        if a.get("confidence") is not None:
-            line += f" (confidence {a['confidence']})"
-        out.append(line)
-        if a.get("statement"):
-            out.append(f"    {a['statement']}")
+        out += [f"  {line}" for line in attribution_lines(a)]
     out += ["", "history:"]
     for e in events:
         line = f"  {_iso(e.at)} {e.event}"
