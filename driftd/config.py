@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +29,7 @@ from driftd.durations import parse_duration, validate_schedule
 from driftd.errors import ConfigError
 
 SEARCH_PATH = ("./driftd.toml", "/etc/driftd/config.toml")
+_M = TypeVar("_M", bound=BaseModel)
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
@@ -274,6 +275,42 @@ def _url_has_password(value: str) -> bool:
         return make_url(value).password is not None
     except Exception:
         return False
+
+
+def validate_typed(section: str, name: str, table: BaseModel, models: Mapping[str, type[_M]]) -> _M:
+    """Validate ``[section.NAME]`` against the model of its ``type``.
+
+    Raises pydantic's ValidationError with locations under ``section.NAME``,
+    so the loader can name the key and line like any other config error.
+    """
+    from pydantic_core import InitErrorDetails
+
+    kind = models.get(str(getattr(table, "type", "")))
+    if kind is None:
+        raise ValidationError.from_exception_data(
+            "Config",
+            [
+                InitErrorDetails(
+                    type="literal_error",
+                    loc=(section, name, "type"),
+                    input=getattr(table, "type", None),
+                    ctx={"expected": ", ".join(repr(k) for k in models)},
+                )
+            ],
+        )
+    try:
+        return kind.model_validate(table.model_dump())
+    except ValidationError as exc:
+        details = [
+            InitErrorDetails(
+                type=err["type"],
+                loc=(section, name, *err["loc"]),
+                input=err.get("input"),
+                ctx=err.get("ctx", {}),
+            )
+            for err in exc.errors()
+        ]
+        raise ValidationError.from_exception_data("Config", details) from None
 
 
 # -- loading ------------------------------------------------------------------

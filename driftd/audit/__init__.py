@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
-from pydantic_core import InitErrorDetails
+from typing import TYPE_CHECKING
 
 from driftd.audit.base import PollResult, Source, SourceConfig
 from driftd.audit.state import AuditState, JsonFileAuditState, MemoryAuditState
@@ -54,36 +51,11 @@ def _types() -> dict[str, type[Source]]:
 
 
 def settings(name: str, table: AuditSource) -> SourceConfig:
-    """The typed settings of ``[audit.NAME]``; raises pydantic's ValidationError
-    with locations under ``audit.NAME`` so the config loader can name the line."""
-    data: dict[str, Any] = table.model_dump()
-    kinds = _types()
-    kind = kinds.get(table.type)
-    if kind is None:
-        raise ValidationError.from_exception_data(
-            "Config",
-            [
-                InitErrorDetails(
-                    type="literal_error",
-                    loc=("audit", name, "type"),
-                    input=table.type,
-                    ctx={"expected": ", ".join(repr(k) for k in kinds)},
-                )
-            ],
-        )
-    try:
-        return kind.config_model.model_validate(data)
-    except ValidationError as exc:
-        details = [
-            InitErrorDetails(
-                type=err["type"],
-                loc=("audit", name, *err["loc"]),
-                input=err.get("input"),
-                ctx=err.get("ctx", {}),
-            )
-            for err in exc.errors()
-        ]
-        raise ValidationError.from_exception_data("Config", details) from None
+    """The typed settings of ``[audit.NAME]`` (ValidationError located under it)."""
+    from driftd.config import validate_typed
+
+    models = {kind: cls.config_model for kind, cls in _types().items()}
+    return validate_typed("audit", name, table, models)
 
 
 def validate(config: Config) -> None:
