@@ -199,11 +199,10 @@ def config_validate(state: State) -> None:
             warnings.append(
                 f"environments.{name}: no baseline yet (run `driftd baseline accept {name}`)"
             )
-    used_alerts = {a for env in config.environments.values() for a in env.alerts}
+    from driftd import alerts
+
     used_audit = {a for env in config.environments.values() for a in env.audit}
-    warnings += [
-        f"alerts.{n} is not used by any environment" for n in config.alerts if n not in used_alerts
-    ]
+    warnings += alerts.warnings(config)
     warnings += [
         f"audit.{n} is not used by any environment" for n in config.audit if n not in used_audit
     ]
@@ -225,9 +224,10 @@ def config_show(state: State) -> None:
 
 # -- daemon and state store (driftd.commands_daemon) ---------------------------------
 
+from driftd.alerts.commands import COMMANDS as _ALERT_COMMANDS  # noqa: E402
 from driftd.commands_daemon import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
 
-for _command in _DAEMON_COMMANDS:
+for _command in (*_DAEMON_COMMANDS, *_ALERT_COMMANDS):
     cli.add_command(_command)
 
 

@@ -359,6 +359,9 @@ def parse(text: str, path: Path) -> Config:
         from driftd.audit import validate as validate_audit  # each source type owns its keys
 
         validate_audit(config)
+        from driftd.alerts import validate as validate_alerts
+
+        validate_alerts(config)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, text, path)) from None
     return config

@@ -29,6 +29,8 @@ from types import FrameType
 from typing import Any
 
 from driftd import snapshot
+from driftd.alerts import lifecycle, outbox
+from driftd.alerts import metrics as alert_metrics
 from driftd.check import check_environment
 from driftd.config import Config, Environment, load
 from driftd.drift import EnvironmentReport, Report
@@ -47,6 +49,8 @@ LOOP_TICK = 1.0
 LOOP_STALLED = 30.0  # /healthz fails when the loop has not gone round for this long
 SOLO_TICK = 5.0
 RUN_RETENTION = timedelta(days=90)
+ALERT_DISPATCH_EVERY = 5.0  # seconds between outbox passes
+ALERT_STOP_TIMEOUT = 35.0  # longest sink timeout (30 s) and a margin
 PRUNE_EVERY = 3600.0
 # Settings read once at start: a reload that changes them says so.
 RESTART_ONLY = (
@@ -211,10 +215,17 @@ def run_once(config: Config) -> Report:
     """``driftd run --once``: check every environment once, record, and report."""
     store = open_store(config, migrate=True, pool_size=config.driftd.max_concurrent_checks + 1)
     rules = RuleSet(config.rules)
-    checker = Checker(store, f"{socket.gethostname()}:{os.getpid()}:once")
+    checker = Checker(
+        store,
+        f"{socket.gethostname()}:{os.getpid()}:once",
+        hooks=[lifecycle.run_hook(lambda: config)],
+    )
     try:
         with ThreadPoolExecutor(config.driftd.max_concurrent_checks) as pool:
             reports = list(pool.map(lambda n: checker.run(config, rules, n), config.select([])))
+        if config.alerts:
+            # One pass: what a sink refuses now stays in the outbox for the daemon.
+            outbox.dispatch_due(store.engine, config)
     finally:
         store.close()
     return Report([r for r in reports if r is not None])
@@ -248,6 +259,8 @@ class Daemon(SchedulerEvents):
         self._store_problem: str | None = None
         self._last_loop = time.monotonic()
         self._ready = False
+        self._alerts_stop = threading.Event()
+        self._alerts_thread: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     # -- entry point -----------------------------------------------------------
@@ -298,6 +311,12 @@ class Daemon(SchedulerEvents):
         self.metrics.track(config.environments)
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(time.time())
+        self.metrics.registry.register(alert_metrics.SENT)
+        self.metrics.registry.register(alert_metrics.PENDING)
+        alert_metrics.init(config.alerts)
+        # Alerts are queued in each run's own transaction (the outbox), then sent
+        # by their own thread: a slow sink never holds up a check.
+        self.run_hooks.append(lifecycle.run_hook(lambda: self.config))
         if section.http_listen:
             self.listener = Listener(section.http_listen, self.metrics, self.health)
             self.listener.start()
@@ -318,6 +337,14 @@ class Daemon(SchedulerEvents):
         self._lease_tick()
         self.scheduler = Scheduler(self._job, section.max_concurrent_checks, self)
         self.scheduler.start()
+        self._alerts_thread = threading.Thread(
+            target=outbox.run_forever,
+            args=(self.store.engine, lambda: self.config, self._alerts_stop),
+            kwargs={"interval": ALERT_DISPATCH_EVERY},
+            name="alerts",
+            daemon=True,
+        )
+        self._alerts_thread.start()
         self.scheduler.reconcile(self.plans)
         notify("READY=1", self._status_line())
         self._ready = True
@@ -392,6 +419,11 @@ class Daemon(SchedulerEvents):
                 extra={"abandoned": left},
             )
             self._abandon.set()
+        self._alerts_stop.set()
+        if self._alerts_thread is not None:
+            # A send in flight finishes (bounded by the sink's timeout); what is
+            # not sent stays in the outbox for the next start.
+            self._alerts_thread.join(ALERT_STOP_TIMEOUT)
         if self.leases is not None:
             try:
                 self.leases.release()
@@ -444,6 +476,8 @@ class Daemon(SchedulerEvents):
         assert self.store is not None
         try:
             gone = repo.prune_runs(self.store, datetime.now(UTC) - RUN_RETENTION)
+            with self.store.session() as s, s.begin():
+                gone += outbox.prune(s, datetime.now(UTC) - RUN_RETENTION)
         except Exception as exc:
             log.warning("could not prune old runs: %s", first_line(exc))
             return
@@ -479,6 +513,7 @@ class Daemon(SchedulerEvents):
         assert self.scheduler is not None and self.store is not None
         added, removed, changed = self.scheduler.reconcile(plans)
         self.metrics.track(new.environments)
+        alert_metrics.init(new.alerts)
         for name in removed:
             self._results.pop(name, None)
         self.metrics.reload_ok.set(1)

@@ -1,0 +1,150 @@
+"""Slack incoming webhook: one Block Kit message per event (a run's items grouped).
+
+Slack's limits (Block Kit reference): ≤50 blocks, a ``header`` ≤150 characters
+of plain text, a ``section`` text ≤3000 characters; ``text`` is always set,
+since it is the notification and the fallback. Database-sourced values have
+``& < >`` escaped (Slack's mrkdwn escaping). Slack answers ``200 ok``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import model_validator
+
+from driftd.alerts import text
+from driftd.alerts.base import HttpRequest, HttpSink, SinkSettings, one_of
+from driftd.alerts.events import AlertEvent
+
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+MAX_SECTION = 3000
+MAX_TEXT = 3000
+MAX_ITEMS = 20  # past this, one line says how many more: a wall of blocks helps no one
+HEADER_ICON = {
+    "opened": ":rotating_light:",
+    "renotify": ":alarm_clock:",
+    "resolved": ":white_check_mark:",
+    "accepted": ":inbox_tray:",
+    "environment_error": ":x:",
+    "environment_recovered": ":white_check_mark:",
+    "test": ":wave:",
+}
+
+
+class SlackSettings(SinkSettings):
+    webhook_url_env: str | None = None
+    webhook_url_file: str | None = None
+
+    @model_validator(mode="after")
+    def _url(self) -> SlackSettings:
+        one_of(self, "the webhook URL", "webhook_url_env", "webhook_url_file", required=True)
+        return self
+
+
+def escape(value: Any) -> str:
+    """Slack's mrkdwn escaping: only ``&``, ``<`` and ``>`` are control characters."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(value: str) -> str:
+    """Inline code; a backtick inside would end it early, so it becomes a look-alike."""
+    return "`" + escape(value).replace("`", "ˋ") + "`"
+
+
+def cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+class SlackSink(HttpSink[SlackSettings]):
+    type_name = "slack"
+    config_model = SlackSettings
+
+    def render(self, event: AlertEvent, key: str, now: datetime) -> HttpRequest:
+        url = self.secret("webhook_url", required=True)
+        assert url is not None
+        return HttpRequest(url=url, payload=message(event))
+
+    def accepts(self, response: httpx.Response) -> str | None:
+        body = response.text.strip()
+        return None if body in ("ok", "") else f"Slack answered {body[:100]!r}"
+
+
+def message(event: AlertEvent) -> dict[str, Any]:
+    """The Block Kit message for one event."""
+    heading = text.title(event)
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": cut(f"{HEADER_ICON[event.kind]} {heading}", MAX_HEADER),
+                "emoji": True,
+            },
+        }
+    ]
+    if event.kind == "environment_error":
+        blocks.append(
+            section(
+                f"*{escape(event.environment)}* could not be read by "
+                f"{text.plural(event.consecutive_errors or 1, 'check')} in a row:\n"
+                f"```{escape(event.error or '')}```"
+            )
+        )
+    elif event.kind == "environment_recovered":
+        blocks.append(section(f"The last check read *{escape(event.environment)}* again."))
+    elif event.kind == "test":
+        blocks.append(
+            section(f"Test message from driftd alert sink *{escape(event.sink)}*: nothing to do.")
+        )
+    shown = event.drift[:MAX_ITEMS]
+    for item in shown:
+        blocks.append(section(item_text(event, item)))
+    more = len(event.drift) - len(shown)
+    if more:
+        blocks.append(
+            context(
+                f"… and {text.plural(more, 'more item')}: "
+                f"`driftd status` · `driftd history {escape(event.environment)}`"
+            )
+        )
+    if event.kind in ("opened", "renotify"):
+        blocks.append(
+            context(
+                f"Review: `driftd check {escape(event.environment)}` · accept: "
+                f"`driftd baseline accept {escape(event.environment)}`"
+            )
+        )
+    blocks.append(context(escape(text.footer(event))))
+    assert len(blocks) <= MAX_BLOCKS
+    summary = heading
+    if event.drift:
+        summary += ": " + "; ".join(text.what(i) for i in event.drift[:5])
+        if len(event.drift) > 5:
+            summary += "; …"
+    return {"text": cut(escape(summary), MAX_TEXT), "blocks": blocks}
+
+
+def item_text(event: AlertEvent, item: dict[str, Any]) -> str:
+    icon = text.EMOJI.get(item["severity"], "")
+    lines = [f"{icon} *{escape(item['severity'])}* {code(text.what(item))}"]
+    if event.kind in ("opened", "renotify"):
+        lines.append(f"*before → after:* {escape(text.values(item))}")
+        entry = text.best(item)
+        if entry:
+            lines.append(f"*who:* {escape(text.who(entry))}")
+            sql = text.statement(entry, limit=1500)
+            if sql:
+                lines.append("```" + escape(sql).replace("```", "ˋˋˋ") + "```")
+    lines.append(f"{code(text.explain(item))}")
+    return cut("\n".join(lines), MAX_SECTION)
+
+
+def section(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(mrkdwn, MAX_SECTION)}}
+
+
+def context(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(mrkdwn, MAX_SECTION)}]}
