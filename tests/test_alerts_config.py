@@ -152,10 +152,15 @@ def test_migration_matches_the_model(
 
 
 def test_docs_examples_are_current() -> None:
-    path = ROOT / "docs" / "alerts.md"
-    text = path.read_text()
-    assert examples.update(text, examples.render()) == text, (
-        "docs/alerts.md is stale: run `python -m driftd.alerts.examples docs/alerts.md`"
-    )
+    for doc in ("docs/alerts.md", "README.md"):
+        text = (ROOT / doc).read_text()
+        assert examples.update(text, examples.render()) == text, (
+            f"{doc} is stale: run `python -m driftd.alerts.examples {doc}`"
+        )
+    text = (ROOT / "docs" / "alerts.md").read_text()
     for name in examples.render():
         assert f"<!-- example:{name} -->" in text
+    readme = (ROOT / "README.md").read_text()
+    # The README shows a real message of every sink type.
+    for sink in ("slack", "pagerduty", "webhook", "email", "sns", "alertmanager"):
+        assert f"<!-- example:{sink}-" in readme

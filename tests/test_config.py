@@ -135,3 +135,18 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_example_config_is_valid() -> None:
     cfg = load(Path(__file__).parent.parent / "config.example.toml")
     assert "demo" in cfg.environments
+
+
+def test_example_config_commented_examples_are_valid() -> None:
+    """Uncommenting the example's commented settings gives a valid config too."""
+    import re
+
+    text = (Path(__file__).parent.parent / "config.example.toml").read_text()
+    uncommented = re.sub(r'^# ?(?=\[|[a-z_\-]+ += |\s*"|\s*\])', "", text, flags=re.M)
+    assert uncommented.count("\n#") < text.count("\n#")
+    cfg = parse(uncommented, Path(__file__).parent.parent / "config.example.toml")
+    assert sorted(cfg.environments) == ["demo", "prod"]
+    assert sorted(cfg.audit) == ["hoop-prod", "pgaudit-prod"]
+    assert sorted(cfg.alerts) == ["oncall", "pager"]
+    assert cfg.rules.severity == {"index-added": "info", "comment-changed": "off"}
+    assert [r.name for r in cfg.rules.custom] == ["audit-schema-is-sacred"]

@@ -120,3 +120,10 @@ def test_sysusers_and_tmpfiles_apply(tmp_path: Path) -> None:
     for rel, (mode, owner, group) in expect.items():
         st = (root / rel).stat()
         assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (mode, owner, group), rel
+
+
+def test_readme_shows_the_unit_as_shipped() -> None:
+    readme = (SYSTEMD.parent / "README.md").read_text()
+    assert f"```ini\n{UNIT.read_text()}```" in readme, (
+        "the README's unit differs from systemd/driftd.service: copy the file into the README"
+    )

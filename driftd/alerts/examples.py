@@ -65,52 +65,55 @@ url = "http://alertmanager.internal:9093"
 labels = { team = "dba" }
 """
 
-ITEMS: list[dict[str, Any]] = [
-    {
-        "id": "5f0c9a1e2b7d4c3a",
-        "object": "table:public.customers",
-        "kind": "table",
-        "change": "modified",
-        "path": ["grants", "PUBLIC"],
-        "before": None,
-        "after": ["SELECT"],
-        "severity": "critical",
-        "rules": ["grant-to-public"],
-        "attribution": [
-            {
-                "source": "pgaudit",
-                "actor": "alice@example.com",
-                "db_user": "alice",
-                "at": "2026-11-22T09:58:12Z",
-                "statement": "GRANT SELECT ON customers TO PUBLIC",
-                "session": "12345",
-                "confidence": 0.95,
-            }
-        ],
-    },
-    {
-        "id": "a41d07c3e9b25f68",
-        "object": "role:reporting",
-        "kind": "role",
-        "change": "modified",
-        "path": ["superuser"],
-        "before": False,
-        "after": True,
-        "severity": "high",
-        "rules": ["role-superuser"],
-        "attribution": [
-            {
-                "source": "hoop",
-                "actor": "bob@example.com",
-                "db_user": "app_admin",
-                "at": "2026-11-22T09:59:40Z",
-                "statement": "ALTER ROLE reporting SUPERUSER PASSWORD 'hunter2'",
-                "session": "3c1b",
-                "confidence": 0.9,
-            }
-        ],
-    },
-]
+ATTRIBUTION: dict[str, list[dict[str, Any]]] = {
+    "table:public.customers": [
+        {
+            "source": "pgaudit",
+            "actor": "alice@example.com",
+            "db_user": "alice",
+            "at": "2026-11-22T09:58:12Z",
+            "statement": "GRANT SELECT ON customers TO PUBLIC",
+            "session": "12345",
+            "confidence": 0.95,
+        }
+    ],
+    "role:reporting": [
+        {
+            "source": "hoop",
+            "actor": "bob@example.com",
+            "db_user": "app_admin",
+            "at": "2026-11-22T09:59:40Z",
+            "statement": "ALTER ROLE reporting SUPERUSER PASSWORD 'hunter2'",
+            "session": "3c1b",
+            "confidence": 0.9,
+        }
+    ],
+}
+
+
+def _items() -> list[dict[str, Any]]:
+    """Two drift items made by driftd's own diff and rules (ids, severity, rules are real)."""
+    from driftd.check import evaluate
+    from driftd.rules import RuleSet
+
+    role = {"superuser": False, "login": True, "member_of": {}}
+    before = {
+        "table:public.customers": {"grants": {"app": ["SELECT"]}},
+        "role:reporting": role,
+    }
+    after = {
+        "table:public.customers": {"grants": {"app": ["SELECT"], "PUBLIC": ["SELECT"]}},
+        "role:reporting": {**role, "superuser": True},
+    }
+    doc = {"format": "driftd.snapshot/1", "environment": "prod", "engine": {}}
+    found = evaluate("prod", {**doc, "objects": before}, {**doc, "objects": after}, RuleSet(), [])
+    items = [item.to_json() for item in found]
+    for item in items:
+        item["attribution"] = ATTRIBUTION[item["object"]]
+    return items
+
+
+ITEMS: list[dict[str, Any]] = _items()
 
 
 def config() -> Config:
