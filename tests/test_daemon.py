@@ -105,6 +105,7 @@ def test_detects_drift_within_a_period_and_tracks_its_lifecycle(
     assert took <= PERIOD * 1.1 + 2.5, f"drift seen after {took:.1f}s"
     assert st["open_drift"] == 2
     assert st["last_run_at"].endswith("Z")
+    assert set(st) == {"name", "status", "last_run_at", "open_drift"}  # design.md's shape
     res = project.run("status")
     assert res.exit_code == 1 and "drift" in res.stdout and "critical" in res.stdout
 
