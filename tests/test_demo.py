@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import re
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def readme_demo_command() -> list[str]:
+    """The driftd part of the README's first set-up command."""
+    first = re.search(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S)
+    assert first, "the README lost its set-up commands"
+    install, _, run = first.group(1).partition(" && ")
+    assert install == "python3 -m pip install -e ."
+    argv = shlex.split(run)
+    assert argv[:3] == ["python3", "-m", "driftd"], argv
+    return [sys.executable, *argv[1:]]
+
+
 def test_demo_check_reports_the_out_of_band_changes() -> None:
     db = ROOT / "demo" / "shop.db"
     before = hashlib.sha256(db.read_bytes()).hexdigest()
-    exe = shutil.which("driftd")
-    assert exe, "the driftd console script is not installed (pip install -e .)"
+    text = subprocess.run(
+        readme_demo_command(), cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert text.returncode == 1, text.stderr
+    assert "demo: drift 5 items" in text.stdout
     proc = subprocess.run(
-        [exe, "--config", "config.example.toml", "check", "--format", "json"],
+        [*readme_demo_command(), "--format", "json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
