@@ -4,6 +4,7 @@
     python bench/run.py --scaling 1000,5000,10000 # + bench/scaling.png
     python bench/run.py --fleet 200               # driftd run --once over 200 databases
     python bench/run.py --smoke                   # CI: small, asserts results, not timings
+    python bench/run.py --all                     # main + scaling + fleet, as in README.md
 
 Every measured command runs as a child of bench/rss.py, which reports its wall
 time and the peak RSS of exactly that child (``wait4``). Rounds alternate the
@@ -20,11 +21,13 @@ copy is dropped, so the source database is never changed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -54,15 +57,38 @@ class Measured:
     wall_s: float
     maxrss_mb: float
     rc: int
+    # With sampling: the child's RSS over its run, [seconds, MB].
+    rss_samples: list[list[float]] | None = None
 
 
-def measure(cmd: Sequence[str | Path], out: Path, err: Path) -> Measured:
+def measure(
+    cmd: Sequence[str | Path], out: Path, err: Path, sample: float | None = None
+) -> Measured:
     """Run ``cmd`` under bench/rss.py: its wall time and the peak RSS of exactly that child."""
     result = out.with_suffix(".rss.json")
+    sampling: list[str | Path] = ["--sample", str(sample)] if sample else []
     with out.open("wb") as fo, err.open("wb") as fe:
-        subprocess.run([PY, "-S", BENCH / "rss.py", result, *cmd], stdout=fo, stderr=fe)
+        subprocess.run([PY, "-S", BENCH / "rss.py", *sampling, result, *cmd], stdout=fo, stderr=fe)
     r = json.loads(result.read_text())
-    return Measured(r["wall_s"], round(r["maxrss_kib"] / 1024, 1), r["rc"])
+    samples = r.get("rss_samples")
+    return Measured(
+        r["wall_s"],
+        round(r["maxrss_kib"] / 1024, 1),
+        r["rc"],
+        [[t, round(kib / 1024, 1)] for t, kib in samples] if samples is not None else None,
+    )
+
+
+def rss_profile(samples: list[list[float]] | None) -> dict[str, float] | None:
+    """RSS (MB) at 10 %, 25 %, 50 %, 75 % and 100 % of a sampled run: flat or growing?"""
+    if not samples:
+        return None
+    end = samples[-1][0]
+    out = {}
+    for pct in (10, 25, 50, 75, 100):
+        at = [mb for t, mb in samples if t <= end * pct / 100]
+        out[f"{pct}%"] = at[-1] if at else samples[0][1]
+    return out
 
 
 def tail(path: Path, lines: int = 3) -> str:
@@ -76,9 +102,11 @@ class Step:
     label: str
     cmd: list[str | Path]
     ok_rc: tuple[int, ...] = (0,)
+    sample: float | None = None  # sample the RSS every this many seconds
     runs: list[Measured] = field(default_factory=list)
     inner_s: list[float] = field(default_factory=list)
     error: str | None = None
+    after_run: Callable[[Measured, bool], None] | None = None  # (run, recorded?)
 
     def out(self, work: Path) -> Path:
         return work / f"{self.name}.out"
@@ -87,13 +115,16 @@ class Step:
         if self.error:
             return
         err = work / f"{self.name}.err"
-        m = measure(self.cmd, self.out(work), err)
+        m = measure(self.cmd, self.out(work), err, self.sample)
         if m.rc not in self.ok_rc:
             self.error = f"exit {m.rc} (expected {self.ok_rc}): {tail(err)}"
-        elif record:
-            self.runs.append(m)
-            if self.name in INNER:
-                self.inner_s.append(json.loads(self.out(work).read_text())["total_s"])
+        else:
+            if record:
+                self.runs.append(m)
+                if self.name in INNER:
+                    self.inner_s.append(json.loads(self.out(work).read_text())["total_s"])
+            if self.after_run:
+                self.after_run(m, record)
 
     def summary(self) -> dict[str, Any]:
         walls = [r.wall_s for r in self.runs]
@@ -107,6 +138,7 @@ class Step:
             "median_rss_mb": statistics.median(rss) if rss else None,
             "max_rss_mb": max(rss, default=None),
             "inner_median_s": statistics.median(self.inner_s) if self.inner_s else None,
+            "rss_profile_mb": [rss_profile(r.rss_samples) for r in self.runs if r.rss_samples],
             "runs": [asdict(r) for r in self.runs],
         }
 
@@ -217,6 +249,13 @@ def machine(dsn: str) -> dict[str, Any]:
         ["git", "-C", str(BENCH), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     )
     info["commit"] = git.stdout.strip() or None
+    dirty = subprocess.run(
+        ["git", "-C", str(BENCH.parent), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    )
+    if info["commit"] and dirty.stdout.strip():
+        info["commit"] += " with uncommitted changes"
     return info
 
 
@@ -437,11 +476,15 @@ def main_spec(a: argparse.Namespace) -> Spec:
     return Spec(a.db, a.tables, a.schemas, a.roles, a.role_prefix, a.seed)
 
 
-def bench_scaling(a: argparse.Namespace, plot: Path) -> dict[str, Any]:
+def bench_scaling(
+    a: argparse.Namespace, plot: Path, done: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The database benchmark at each size; ``done``: a result of the main size, reused."""
     points = []
     for size in a.scaling:
         spec = scaled_spec(a, size)
-        points.append(bench_database(a, spec))
+        reuse = done is not None and done["spec"] == asdict(spec)
+        points.append(done if reuse and done is not None else bench_database(a, spec))
         if spec != main_spec(a) and not a.keep:
             generate.drop_all(a.dsn, [spec.db], spec.role_prefix)
     result: dict[str, Any] = {"benchmark": "scaling", "points": points, "plot": str(plot)}
@@ -457,14 +500,49 @@ SCALING_SERIES = ("pg_dump", "snapshot", "floor", "check_clean", "check_changed"
 
 
 def linearity(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per series: value per 1k tables at each size (flat means linear)."""
+    """Per series: the cost of 1k more tables between consecutive sizes (equal means linear).
+
+    A fixed cost (interpreter start-up, connecting) shows in the value itself,
+    not in the slope; ``per_1k`` (value per 1k tables) is kept for reference.
+    """
     out: dict[str, Any] = {}
     for name in SCALING_SERIES:
         for metric in ("median_s", "median_rss_mb"):
-            vals = [(p["spec"]["tables"], p["steps"][name][metric]) for p in points]
+            vals = sorted((p["spec"]["tables"], p["steps"][name][metric]) for p in points)
             if all(v is not None for _, v in vals):
-                out[f"{name}.{metric}"] = {n: round(v * 1000 / n, 4) for n, v in vals}
+                out[f"{name}.{metric}"] = {
+                    "per_1k": {n: round(v * 1000 / n, 4) for n, v in vals},
+                    "slope_per_1k": {
+                        f"{n0}-{n1}": round((v1 - v0) * 1000 / (n1 - n0), 4)
+                        for (n0, v0), (n1, v1) in itertools.pairwise(vals)
+                    },
+                }
     return out
+
+
+def linearity_table(r: dict[str, Any]) -> list[str]:
+    lin = r.get("linearity") or {}
+    rows = [
+        (k, v["slope_per_1k"])
+        for k, v in lin.items()
+        if isinstance(v, dict) and "slope_per_1k" in v
+    ]
+    if not rows:
+        return []
+    spans = list(rows[0][1])
+    lines = [
+        "Cost of 1,000 more tables between sizes (equal slopes: linear growth; the "
+        "fixed start-up cost is not in them):",
+        "",
+        "| series | " + " | ".join(f"{s} tables" for s in spans) + " |",
+        "|---|" + "---:|" * len(spans),
+    ]
+    for key, slopes in rows:
+        name, metric = key.split(".")
+        unit = "s" if metric == "median_s" else "MB"
+        label = r["points"][0]["steps"][name]["label"]
+        lines.append(f"| {label} ({unit}) | " + " | ".join(fmt(slopes[s]) for s in spans) + " |")
+    return [*lines, ""]
 
 
 def draw(points: list[dict[str, Any]], path: Path) -> None:
@@ -548,6 +626,14 @@ def bench_fleet(a: argparse.Namespace) -> dict[str, Any]:
         "--out",
         changes_file,
     ]
+    per_env: list[list[float]] = []  # per recorded run --once: each environment's check time
+    seen: set[int] = set()
+
+    def record_runs(recorded: bool) -> None:
+        durations = new_runs(work / "state.db", seen)
+        if recorded:
+            per_env.append(durations)
+
     try:
         setup_s["mutate"] = setup(mutate_cmd, work, "mutate", problems)
         steps = [
@@ -556,6 +642,8 @@ def bench_fleet(a: argparse.Namespace) -> dict[str, Any]:
                 f"driftd run --once ({a.fleet} environments)",
                 driftd(cfg, "run", "--once"),
                 ok_rc=(0, 1),
+                sample=0.25,
+                after_run=lambda m, recorded: record_runs(recorded),
             ),
             Step(
                 "check_all",
@@ -564,6 +652,7 @@ def bench_fleet(a: argparse.Namespace) -> dict[str, Any]:
                 ok_rc=(1,),
             ),
         ]
+        new_runs(work / "state.db", seen)  # the baseline runs, if any, are not measured
         alternate(steps, work, a.warmup, a.repeat, lambda: None)
         # Exit 1: drift is open (in the last environment), as it should be.
         status = setup(driftd(cfg, "status", "--format", "json"), work, "status", problems, (0, 1))
@@ -604,9 +693,53 @@ def bench_fleet(a: argparse.Namespace) -> dict[str, Any]:
         "repeat": a.repeat,
         "setup_s": setup_s,
         "steps": {s.name: s.summary() for s in steps},
+        "per_environment_s": per_environment(per_env, a.fleet, problems),
         "correctness": correctness,
         "problems": problems,
+        "targets": fleet_targets(steps[0].summary()),
     }
+
+
+def fleet_targets(run_once: dict[str, Any]) -> list[dict[str, Any]]:
+    """The whole fleet in under 2 minutes; memory flat while it runs (end ≤ 1.2 × at 25 %)."""
+    growth = None
+    profiles = [p for p in run_once.get("rss_profile_mb") or [] if p]
+    if profiles:
+        growth = statistics.median(round(p["100%"] / p["25%"], 3) for p in profiles)
+    rows = [
+        ("run --once, whole fleet (s)", run_once["median_s"], 120.0),
+        ("run --once RSS at the end / at 25 % of the run", growth, 1.2),
+    ]
+    return [
+        {"target": t, "value": v, "limit": lim, "ok": None if v is None else v <= lim}
+        for t, v, lim in rows
+    ]
+
+
+def new_runs(state_db: Path, seen: set[int]) -> list[float]:
+    """Check durations (s) of the runs recorded in the state store since the last call."""
+    if not state_db.exists():
+        return []
+    with sqlite3.connect(state_db) as db:
+        rows = db.execute("SELECT id, duration_seconds FROM runs ORDER BY id").fetchall()
+    fresh = [(i, d) for i, d in rows if i not in seen]
+    seen.update(i for i, _ in fresh)
+    return [d for _, d in fresh]
+
+
+def per_environment(rounds: list[list[float]], envs: int, problems: list[str]) -> dict[str, Any]:
+    """p50 / p95 / max of one environment's check inside ``run --once``, over all rounds."""
+    for n, durations in enumerate(rounds):
+        if len(durations) != envs:
+            problems.append(f"run --once round {n + 1} recorded {len(durations)} runs, not {envs}")
+    every = sorted(d for r in rounds for d in r)
+    if not every:
+        return {}
+
+    def pct(p: float) -> float:
+        return round(every[min(len(every) - 1, int(p / 100 * len(every)))], 3)
+
+    return {"runs": len(every), "p50": pct(50), "p95": pct(95), "max": round(every[-1], 3)}
 
 
 # -- output -----------------------------------------------------------------------------
@@ -618,13 +751,29 @@ def fmt(v: Any, unit: str = "") -> str:
     return f"{v:.3g}{unit}" if isinstance(v, float) else f"{v}{unit}"
 
 
+# The order of the tables (a result read back from its .json has its steps sorted by name).
+STEP_ORDER = (
+    "pg_dump",
+    "snapshot",
+    "floor",
+    "floor_builtin",
+    "check_clean",
+    "check_changed",
+    "load_diff",
+    "load_diff_ref",
+    "run_once",
+    "check_all",
+)
+
+
 def steps_table(r: dict[str, Any]) -> list[str]:
     dump = r["steps"].get("pg_dump", {}).get("median_s")
     lines = [
         "| step | median s | min–max s | in-process s | peak RSS MB | × pg_dump |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for s in r["steps"].values():
+    order = {name: i for i, name in enumerate(STEP_ORDER)}
+    for _, s in sorted(r["steps"].items(), key=lambda kv: order.get(kv[0], len(order))):
         if s["error"] and not s["runs"]:
             lines.append(f"| {s['label']} | not run: {s['error'][:80]} | | | | |")
             continue
@@ -664,7 +813,30 @@ def markdown(r: dict[str, Any], m: dict[str, Any]) -> str:
             *steps_table(p),
             "",
         ]
-        if p.get("targets"):
+        if p["benchmark"] == "fleet":
+            pe = p.get("per_environment_s") or {}
+            profiles = p["steps"]["run_once"].get("rss_profile_mb") or []
+            lines += [
+                f"Per environment, inside `run --once` (check time as recorded in the state "
+                f"store, {pe.get('runs', 0)} runs): p50 {fmt(pe.get('p50'))} s, "
+                f"p95 {fmt(pe.get('p95'))} s, max {fmt(pe.get('max'))} s.",
+                "",
+            ]
+            if profiles:
+                prof = profiles[len(profiles) // 2]
+                lines += [
+                    "RSS of `run --once` over its run (MB, at % of its wall time): "
+                    + ", ".join(f"{k} {v}" for k, v in prof.items()),
+                    "",
+                ]
+        largest = max(q["spec"]["tables"] for q in results)
+        if p.get("targets") and p["benchmark"] == "database" and p["spec"]["tables"] < largest:
+            lines += [
+                "The targets are set at the largest size; here a fixed ~0.5 s of start-up "
+                "(interpreter, imports, connecting) is most of driftd's time.",
+                "",
+            ]
+        elif p.get("targets"):
             lines += ["| target | value | limit | met |", "|---|---:|---:|:---:|"]
             for t in p["targets"]:
                 ok = {True: "yes", False: "**no**", None: "–"}[t["ok"]]
@@ -676,6 +848,7 @@ def markdown(r: dict[str, Any], m: dict[str, Any]) -> str:
         )
         lines.append("")
     if r["benchmark"] == "scaling":
+        lines += linearity_table(r)
         lines += [f"![scaling]({Path(r['plot']).name})", ""]
     return "\n".join(lines)
 
@@ -718,15 +891,32 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--smoke", action="store_true", help="small run of everything; fail on wrong results"
     )
+    ap.add_argument(
+        "--all",
+        action="store_true",
+        help="everything recorded in bench/README.md: main, scaling (--scaling, default "
+        "1000,5000,10000; the main result is its last point) and fleet (--fleet, default 200)",
+    )
     ap.add_argument("--work", type=Path, default=BENCH / "work", help="scratch files (gitignored)")
     ap.add_argument("--out", type=Path, default=BENCH / "results", help="results .json and .md")
+    ap.add_argument(
+        "--smoke-tag",
+        default="",
+        help="with --smoke: appended to every database and role name it creates, so that "
+        "several smoke runs can share a server (tests/test_bench_smoke.py)",
+    )
     a = ap.parse_args(argv)
+    if a.all:
+        a.scaling = a.scaling or [1000, 5000, a.tables]
+        a.fleet = a.fleet or 200
     if a.smoke:
-        a.tables, a.schemas, a.roles, a.db, a.role_prefix = 300, 3, 60, "driftd_bench_smoke", "bsm_"
+        tag = a.smoke_tag
+        a.tables, a.schemas, a.roles = 300, 3, 60
+        a.db, a.role_prefix = f"driftd_bench_smoke{tag}", f"bsm{tag}_"
         a.repeat, a.warmup, a.changes, a.rebuild = 1, 1, 40, True
         a.scaling, a.fleet, a.fleet_tables, a.fleet_changes = [100, 300], 5, 40, 10
-        a.fleet_prefix, a.fleet_role_prefix = "driftd_smokefleet_", "bsmf_"
-        a.out = a.work / "smoke"
+        a.fleet_prefix, a.fleet_role_prefix = f"driftd_smokefleet{tag}_", f"bsmf{tag}_"
+        a.out = a.work / f"smoke{tag}"
     return a
 
 
@@ -742,6 +932,18 @@ def main(argv: list[str] | None = None) -> int:
             problems = r["problems"] + f["problems"]
         finally:
             generate.drop_all(a.dsn, [a.db], a.role_prefix)
+            with generate.connect(a.dsn) as admin:
+                fleet = generate.existing_fleet(admin, a.fleet_prefix)
+            generate.drop_all(a.dsn, fleet, a.fleet_role_prefix)
+    elif a.all:
+        main_result = bench_database(a, main_spec(a))
+        write(main_result, a, "main")
+        r = bench_scaling(a, BENCH / "scaling.png", done=main_result)
+        write(r, a, "scaling")
+        f = bench_fleet(a)
+        write(f, a, "fleet")
+        problems = main_result["problems"] + r["problems"] + f["problems"]
+        if not a.keep:  # the fleet's databases are only for this; the main one is kept
             with generate.connect(a.dsn) as admin:
                 fleet = generate.existing_fleet(admin, a.fleet_prefix)
             generate.drop_all(a.dsn, fleet, a.fleet_role_prefix)

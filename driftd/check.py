@@ -41,14 +41,21 @@ def evaluate(
 
 
 def check_environment(
-    config: Config, name: str, rules: RuleSet | None = None, attribution: bool = True
+    config: Config,
+    name: str,
+    rules: RuleSet | None = None,
+    attribution: bool = True,
+    for_store: bool = False,
 ) -> EnvironmentReport:
-    """Check one environment against its baseline; never raises for expected failures."""
+    """Check one environment against its baseline; never raises for expected failures.
+
+    ``for_store`` (the daemon) also returns the content hashes and the live
+    snapshot a recorded run needs; without it nothing large outlives the call.
+    """
     rules = rules or RuleSet(config.rules)
     env = config.environment(name)
     try:
-        baseline = snapshot.load_baseline(config, name)
-        live = snapshot.take(config, name)
+        baseline, live = snapshot.take_with_baseline(config, name)  # read side by side
     except DriftdError as exc:
         log.info("%s: check failed: %s", name, exc.message)
         return EnvironmentReport(name=name, status="error", error=str(exc))
@@ -61,13 +68,13 @@ def check_environment(
         # starts the next window. Audit trouble is reported, never a check failure.
         for problem in attribute(config, name, items, None, datetime.now(UTC)):
             log.warning("%s: attribution: %s", name, problem)
-    return EnvironmentReport(
-        name=name,
-        status="drift" if items else "clean",
-        drift=items,
-        snapshot_hash=snapshot.content_hash(live),
-        snapshot=live,
-    )
+    report = EnvironmentReport(name=name, status="drift" if items else "clean", drift=items)
+    if for_store:
+        # The hash of the very baseline diffed here (not a second read of the file).
+        report.baseline_hash = snapshot.content_hash(baseline)
+        report.snapshot_hash = snapshot.content_hash(live)
+        report.snapshot = live
+    return report
 
 
 def check(config: Config, names: list[str], attribution: bool = True) -> Report:

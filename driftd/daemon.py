@@ -28,7 +28,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from driftd import snapshot
 from driftd.alerts import lifecycle, outbox
 from driftd.alerts import metrics as alert_metrics
 from driftd.check import check_environment
@@ -67,13 +66,6 @@ def check_deadline(env: Environment) -> float:
     return float(env.connect_timeout) + 4 * float(env.statement_timeout) + 10.0
 
 
-def baseline_hash(config: Config, name: str) -> str | None:
-    try:
-        return snapshot.content_hash(snapshot.load_baseline(config, name))
-    except DriftdError:
-        return None
-
-
 def build_plans(config: Config) -> dict[str, Plan]:
     plans = {}
     for name, env in config.environments.items():
@@ -110,7 +102,6 @@ class Checker:
         """The report (also recorded), or None when the daemon gave up waiting at stop."""
         started = datetime.now(UTC)
         t0 = time.monotonic()
-        bhash = baseline_hash(config, name)
         outcome = self._check(config, rules, name)
         if outcome is None:
             log.warning("%s: check abandoned at shutdown; nothing recorded", name)
@@ -140,7 +131,7 @@ class Checker:
                 started_at=started,
                 finished_at=finished,
                 daemon=self.daemon_id,
-                baseline_hash=bhash,
+                baseline_hash=report.baseline_hash,
                 hooks=self.hooks,
             )
         except Exception as exc:
@@ -152,6 +143,9 @@ class Checker:
                 m.errors.labels(name, "store").inc()
             self.on_store(problem)
             return report
+        finally:
+            # Recorded (or not): keep no snapshot alive, e.g. across `run --once`'s reports.
+            report.snapshot = None
         self.on_store(None)
         if m is not None:
             m.set_open(name, recorded.open_by_severity)
@@ -181,7 +175,7 @@ class Checker:
 
         def target() -> None:
             try:
-                box["report"] = check_environment(config, name, rules)
+                box["report"] = check_environment(config, name, rules, for_store=True)
             except Exception as exc:  # a bug, or an error the collector did not wrap
                 log.exception("%s: check crashed", name, extra={"environment": name})
                 crashed.set()

@@ -82,9 +82,11 @@ class EnvironmentReport:
     status: Status
     error: str | None = None
     drift: list[DriftItem] = field(default_factory=list)
-    # Not part of the JSON report: the live snapshot and its content hash, for
-    # the daemon (state store) and later stages.
+    # Not part of the JSON report; set only for callers that record runs (the
+    # daemon): content hashes of the live snapshot and of the baseline it was
+    # diffed against, and the live snapshot itself (to tell accepted from resolved).
     snapshot_hash: str | None = None
+    baseline_hash: str | None = None
     snapshot: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:

@@ -12,7 +12,15 @@ until the end of the transaction, so views are deparsed in batches inside a
 savepoint that is rolled back: the snapshot stays the same and at most one
 batch of locks is held. Everything runs under a low ``lock_timeout``; when it
 fires, the error names the table and the session that held the lock. The
-transaction ends as soon as the rows are fetched; objects are built after.
+transaction ends as soon as the last rows are fetched.
+
+Speed (issue 6, bench/README.md): the queries run on a reader thread while the
+calling thread builds the objects of each result as it arrives, so the server
+and Python work at the same time; the cyclic garbage collector is paused while
+millions of small acyclic containers are made. ACLs come as aclitem text and
+are parsed here, and the definitions of primary keys, unique constraints and
+foreign keys are written here from server-quoted names: exploding ACLs and
+deparsing keys on the server cost more than the rest of a large read.
 
 Output conventions (docs/objects.md): every kind has a fixed set of fields;
 absent scalars are ``None``, empty collections are ``{}``/``[]``; things that
@@ -22,21 +30,36 @@ timestamps of activity, sequence values, statistics or password hashes.
 
 from __future__ import annotations
 
+import functools
+import queue
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
 import psycopg.errors
 from psycopg import sql
 from psycopg.types.json import set_json_loads
-from sqlalchemy.engine import URL, make_url
 
+from driftd.canonical import gc_paused
 from driftd.collect import Collected, Target
 from driftd.errors import CollectError
 from driftd.masking import mask
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+
+def make_url(url: str) -> URL:
+    """SQLAlchemy's URL parser, imported when first needed (it takes ~0.2 s to import)."""
+    from sqlalchemy.engine import make_url as parse
+
+    return parse(url)
+
 
 Obj = dict[str, Any]
 Row = tuple[Any, ...]
@@ -49,20 +72,17 @@ MIN_SERVER_VERSION = 120000
 
 
 def _acl(acl: str, objtype: str | None = None, owner: str | None = None) -> str:
-    """SQL for the grants of one object as JSON ``{grantee: [privilege, ...]}``.
+    """SQL for the ACL of one object as ``text[]`` of aclitems (``grantee=arw*/grantor``).
 
     With ``objtype`` a NULL ACL reads as ``acldefault`` (the owner's implicit
     privileges and PUBLIC's defaults), so ``GRANT x TO bob`` only adds ``bob``
     and a ``REVOKE ... FROM PUBLIC`` on a never-granted object is visible.
+    The text is parsed into ``{grantee: [privilege, ...]}`` by :class:`_Acl`:
+    exploding and aggregating every ACL into JSON on the server cost twice as
+    much server time on a large catalog.
     """
     source = f"coalesce({acl}, acldefault('{objtype}', {owner}))" if objtype else acl
-    return (
-        "(SELECT json_object_agg(g.grantee, g.privileges) FROM ("
-        " SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END"
-        " AS grantee, json_agg(x.privilege_type"
-        " || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS privileges"
-        f" FROM aclexplode({source}) x GROUP BY 1) g)"
-    )
+    return f"{source}::text[]"
 
 
 def _not_member(catalog: str, oid: str, deptypes: str = "'e'") -> str:
@@ -97,6 +117,15 @@ def _proc(col: str) -> str:
 # -- one query per kind -------------------------------------------------------------------------
 # Lock-free queries first; the ones whose functions wait for AccessShareLock (marked
 # "Locks:") come last.
+
+# The letters of aclitem text and the privilege each stands for, from the server itself (so
+# a privilege a later version adds is known): every privilege an owner can hold on the kinds
+# of object read here, written as a one-privilege aclitem granted to PUBLIC ("=r/owner").
+PRIVILEGES_SQL = """
+SELECT DISTINCT substr(makeaclitem(0, x.grantor, x.privilege_type, false)::text, 2, 1),
+       x.privilege_type
+FROM unnest('{r,s,f,T,n,d}'::"char"[]) AS o(objtype), aclexplode(acldefault(o.objtype, 10)) x
+"""
 
 SERVER_SQL = "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
 
@@ -319,8 +348,10 @@ SELECT c.oid, pg_get_viewdef(c.oid, true) FROM pg_class c WHERE c.oid = ANY(%(re
 """
 VIEW_BATCH = 200
 
-# Columns of every table and view at once. A default cannot refer to a column, so it is
+# Columns of every table and view at once (of a view, only those with a comment or
+# grants: nothing else of them is shown). A default cannot refer to a column, so it is
 # deparsed without its relation (relid 0): no lock, and much faster on 100k columns.
+# The quoted names of table columns are for the key definitions (FAST_KEY_DEFINITIONS).
 # Locks: pg_get_expr of generation expressions (STRICT: only columns that have one).
 COLUMNS_SQL = f"""
 SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
@@ -329,7 +360,8 @@ SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnot
        CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
        CASE WHEN a.attcollation <> t.typcollation THEN {_collation("a.attcollation")} END,
        d.description,
-       CASE WHEN a.attacl IS NOT NULL THEN {_acl("a.attacl")} END
+       {_acl("a.attacl")},
+       a.attnum, CASE WHEN c.relkind IN ('r', 'p') THEN quote_ident(a.attname) END
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_type t ON t.oid = a.atttypid
@@ -338,20 +370,54 @@ LEFT JOIN pg_description d ON d.objoid = a.attrelid AND d.classoid = 'pg_class':
                           AND d.objsubid = a.attnum
 WHERE c.relnamespace = ANY(%(nsp)s::oid[]) AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
   AND a.attnum > 0 AND NOT a.attisdropped
+  AND (c.relkind IN ('r', 'p', 'f') OR d.description IS NOT NULL OR a.attacl IS NOT NULL)
 """
 
-# Constraint triggers are listed under triggers. A foreign key that references a
-# partitioned table gets one clone per referenced partition on the same table: those
-# are internal bookkeeping of the parent constraint and are left out.
-# Locks: pg_get_constraintdef of CHECK constraints.
-CONSTRAINTS_SQL = """
-SELECT co.conrelid, co.conname, co.contype, pg_get_constraintdef(co.oid),
-       co.condeferrable, co.condeferred, co.convalidated
+# PostgreSQL versions whose pg_get_constraintdef output for primary keys, unique
+# constraints and foreign keys the builder reproduces (ruleutils.c; 17 adds PERIOD and
+# WITHOUT OVERLAPS, 18 NOT ENFORCED): there it writes those itself from the quoted
+# column and table names, which costs the server ~20x less than deparsing 16k keys.
+FAST_KEY_DEFINITIONS = range(120000, 170000)
+
+
+@functools.cache
+def _constraints_sql(version_num: int) -> str:
+    """Constraints of wanted tables; definitions the builder can write are left to it.
+
+    Constraint triggers are listed under triggers. A foreign key that references a
+    partitioned table gets one clone per referenced partition on the same table: those
+    are internal bookkeeping of the parent constraint and are left out.
+    Locks: pg_get_constraintdef of CHECK constraints.
+    """
+    if version_num in FAST_KEY_DEFINITIONS:
+        v15 = version_num >= 150000
+        fast = f"""coalesce(
+          (co.contype IN ('p', 'u') AND ci.indnatts = ci.indnkeyatts
+           {"AND NOT ci.indnullsnotdistinct" if v15 else ""})
+          OR (co.contype = 'f' AND fc.relnamespace = ANY(%(nsp)s::oid[])
+              AND fc.relkind IN ('r', 'p') AND co.confmatchtype IN ('f', 'p', 's')
+              AND co.confupdtype IN ('a', 'r', 'c', 'n', 'd')
+              AND co.confdeltype IN ('a', 'r', 'c', 'n', 'd')
+              {"AND co.confdelsetcols IS NULL" if v15 else ""}),
+          false)"""
+    else:
+        fast = "false"
+    return f"""
+SELECT co.conrelid, co.conname, co.contype,
+       CASE WHEN NOT f.fast THEN pg_get_constraintdef(co.oid) END,
+       co.condeferrable, co.condeferred, co.convalidated, f.fast,
+       co.conkey, co.confrelid, co.confkey, co.confmatchtype, co.confupdtype, co.confdeltype,
+       quote_ident(fn.nspname) || '.' || quote_ident(fc.relname)
 FROM pg_constraint co
+LEFT JOIN pg_index ci ON ci.indexrelid = co.conindid AND co.contype IN ('p', 'u')
+LEFT JOIN pg_class fc ON fc.oid = co.confrelid AND co.contype = 'f'
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+CROSS JOIN LATERAL (SELECT {fast} AS fast) f
 WHERE co.connamespace = ANY(%(nsp)s::oid[]) AND co.conrelid <> 0 AND co.contype <> 't'
   AND NOT EXISTS (SELECT 1 FROM pg_constraint pc
                   WHERE pc.oid = co.conparentid AND pc.conrelid = co.conrelid)
 """
+
 
 # Indexes that implement a primary key, unique or exclusion constraint are shown
 # under constraints. Locks: pg_get_indexdef.
@@ -403,6 +469,8 @@ CONSTRAINT_TYPE = {
     "x": "exclusion",
     "n": "not_null",  # PostgreSQL 18+
 }
+FK_MATCH = {"f": " MATCH FULL", "p": " MATCH PARTIAL", "s": ""}
+FK_ACTION = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 TRIGGER_ENABLED = {"O": "origin", "D": "disabled", "R": "replica", "A": "always"}
 POLICY_COMMAND = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
 FUNCTION_KIND = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window"}
@@ -428,35 +496,22 @@ RELKIND_WORD = {
 }
 
 # -- reading ------------------------------------------------------------------------------------
+# The queries run on a reader thread, the objects are built on the calling thread as the
+# rows of each query arrive: the server computes the next query while Python converts and
+# builds the previous one (waiting on the server releases the GIL), so on a large catalog
+# building costs almost no wall time on top of the queries.
+
+# A query's rows: already fetched, or an executed cursor whose rows the builder fetches.
+_Payload = list[Row] | psycopg.Cursor[Row]
 
 
-@dataclass
-class _Rows:
-    """Everything fetched inside the transaction; turned into objects after commit."""
+def collect(target: Target, busy: Callable[[], None] | None = None) -> Collected:
+    """Read the catalog of ``target`` (a PostgreSQL database) into snapshot objects.
 
-    server_version: str
-    database: Row
-    db_role_settings: list[Row]
-    default_acls: list[Row]
-    roles: list[Row]
-    settings: list[Row]
-    extensions: list[Row]
-    schemas: list[Row]
-    functions: list[Row]
-    types: list[Row]
-    sequences: list[Row]
-    triggers: list[Row]
-    tables: list[Row]
-    views: list[Row]
-    view_definitions: dict[int, str]
-    columns: list[Row]
-    constraints: list[Row]
-    indexes: list[Row]
-    policies: list[Row]
-
-
-def collect(target: Target) -> Collected:
-    """Read the catalog of ``target`` (a PostgreSQL database) into snapshot objects."""
+    ``busy`` is called once, on this thread, when the tables are built and the
+    server is on the long queries: other work started then (snapshot.py parses
+    the baseline) runs while the server does, not before it starts.
+    """
     where = _display_url(target)
     try:
         url = make_url(target.url)
@@ -471,7 +526,7 @@ def collect(target: Target) -> Collected:
     except psycopg.Error as exc:
         raise _connect_error(exc, where, url) from exc
     try:
-        rows = _read(conn, target)
+        builder = _read_and_build(conn, target, busy)
     except psycopg.errors.LockNotAvailable as exc:
         # Close first: that rolls back and releases our locks before we go looking.
         conn.close()
@@ -481,8 +536,8 @@ def collect(target: Target) -> Collected:
     finally:
         conn.close()
     return Collected(
-        engine={"dialect": "postgresql", "server_version": rows.server_version},
-        objects=_build(rows, target),
+        engine={"dialect": "postgresql", "server_version": builder.server_version},
+        objects=builder.objects,
     )
 
 
@@ -518,7 +573,13 @@ def _connect_params(url: URL, connect_timeout: float) -> dict[str, Any]:
     return params
 
 
-def _read(conn: psycopg.Connection[Row], target: Target) -> _Rows:
+def _queries(conn: psycopg.Connection[Row], target: Target) -> Iterator[tuple[str, _Payload]]:
+    """Run every catalog query in one read-only repeatable-read transaction, in order.
+
+    Yields ``(name, rows or executed cursor)`` per query (view definitions come in
+    batches). The transaction is committed after the last one: its locks are
+    held no longer than the queries take.
+    """
     set_json_loads(orjson.loads, conn)
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     statement_ms = _ms(target.statement_timeout)
@@ -535,46 +596,131 @@ def _read(conn: psycopg.Connection[Row], target: Target) -> _Rows:
     # it takes longer (~1 s each) than running it.
     conn.execute("SET LOCAL jit = off")
 
-    def q(query: str, **params: Any) -> list[Row]:
-        return conn.execute(query, params or None).fetchall()
+    def q(query: str, **params: Any) -> psycopg.Cursor[Row]:
+        return conn.execute(query, params or None)
 
-    version, version_num = q(SERVER_SQL)[0]
+    version, version_num = q(SERVER_SQL).fetchall()[0]
     if version_num < MIN_SERVER_VERSION:
         raise CollectError(
             f"PostgreSQL {version} is too old for driftd",
             "driftd reads PostgreSQL 12 and newer",
         )
-    schemas = [r for r in q(SCHEMAS_SQL) if target.wants_schema(r[1])]
+    yield "server", [(version.split()[0],)]
+    schemas = [r for r in q(SCHEMAS_SQL).fetchall() if target.wants_schema(r[1])]
     nsp = [r[0] for r in schemas]
-    rows = _Rows(
-        server_version=version.split()[0],
-        database=q(DATABASE_SQL)[0],
-        db_role_settings=q(DB_ROLE_SETTINGS_SQL),
-        default_acls=q(DEFAULT_ACL_SQL),
-        roles=q(ROLES_SQL),
-        settings=q(SETTINGS_SQL),
-        extensions=q(EXTENSIONS_SQL),
-        schemas=schemas,
-        functions=q(FUNCTIONS_SQL, nsp=nsp),
-        types=q(TYPES_SQL, nsp=nsp),
-        sequences=q(SEQUENCES_SQL, nsp=nsp),
-        triggers=q(TRIGGERS_SQL, nsp=nsp),
-        # From here on the queries may wait for locks (lock_timeout applies).
-        tables=q(TABLES_SQL, nsp=nsp),
-        views=q(VIEWS_SQL, nsp=nsp),
-        view_definitions={},
-        columns=q(COLUMNS_SQL, nsp=nsp),
-        constraints=q(CONSTRAINTS_SQL, nsp=nsp),
-        indexes=q(INDEXES_SQL, nsp=nsp),
-        policies=q(POLICIES_SQL, nsp=nsp),
-    )
-    view_oids = [r[0] for r in rows.views]
+    yield "privileges", q(PRIVILEGES_SQL)
+    yield "schemas", schemas
+    yield "database", q(DATABASE_SQL)
+    yield "db_role_settings", q(DB_ROLE_SETTINGS_SQL)
+    yield "default_acls", q(DEFAULT_ACL_SQL)
+    yield "roles", q(ROLES_SQL)
+    yield "settings", q(SETTINGS_SQL)
+    yield "extensions", q(EXTENSIONS_SQL)
+    yield "functions", q(FUNCTIONS_SQL, nsp=nsp)
+    yield "types", q(TYPES_SQL, nsp=nsp)
+    yield "sequences", q(SEQUENCES_SQL, nsp=nsp)
+    yield "triggers", q(TRIGGERS_SQL, nsp=nsp)
+    # From here on the queries may wait for locks (lock_timeout applies).
+    yield "tables", q(TABLES_SQL, nsp=nsp)
+    views = q(VIEWS_SQL, nsp=nsp).fetchall()
+    yield "views", views
+    yield "columns", q(COLUMNS_SQL, nsp=nsp)
+    yield "constraints", q(_constraints_sql(version_num), nsp=nsp)
+    yield "indexes", q(INDEXES_SQL, nsp=nsp)
+    yield "policies", q(POLICIES_SQL, nsp=nsp)
+    view_oids = [r[0] for r in views]
     for start in range(0, len(view_oids), VIEW_BATCH):
         conn.execute("SAVEPOINT driftd_views")
-        batch = view_oids[start : start + VIEW_BATCH]
-        rows.view_definitions.update((oid, d) for oid, d in q(VIEW_DEFINITIONS_SQL, rel=batch))
+        yield "view_definitions", q(VIEW_DEFINITIONS_SQL, rel=view_oids[start : start + VIEW_BATCH])
         conn.execute("ROLLBACK TO SAVEPOINT driftd_views")  # releases this batch's locks
     conn.execute("COMMIT")
+
+
+def _read_and_build(
+    conn: psycopg.Connection[Row], target: Target, busy: Callable[[], None] | None = None
+) -> _Builder:
+    """Run :func:`_queries` on a reader thread; build the objects here as rows arrive.
+
+    An error on the reader (a lock or statement timeout, a lost connection) is
+    raised here, as it was raised there. If building fails, the query running
+    on the reader is cancelled and no further one is sent.
+    """
+    results: queue.SimpleQueue[tuple[str, _Payload] | BaseException | None] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for item in _queries(conn, target):
+                if stop.is_set():
+                    return
+                results.put(item)
+        except BaseException as exc:  # handed to the building thread, which raises it
+            results.put(exc)
+        else:
+            results.put(None)
+
+    reader = threading.Thread(target=read, name=f"driftd-read-{target.environment}", daemon=True)
+    builder = _Builder(target)
+    # Millions of small acyclic containers: a collection pass over them finds nothing.
+    with gc_paused():
+        reader.start()
+        try:
+            while (item := results.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                name, payload = item
+                del item  # the rows are dropped as soon as their objects are built
+                builder.add(name, payload if isinstance(payload, list) else payload.fetchall())
+                del payload
+                if name == "tables" and busy is not None:
+                    busy()
+        except BaseException:
+            if not stop.is_set() and reader.is_alive():
+                stop.set()
+                with suppress(psycopg.Error):
+                    conn.cancel()
+            raise
+        finally:
+            stop.set()
+            reader.join()
+    return builder
+
+
+@dataclass
+class _Rows:
+    """Every query's rows, fetched in one pass without building anything (bench/floor.py)."""
+
+    server_version: str = ""
+    privileges: list[Row] = field(default_factory=list)
+    schemas: list[Row] = field(default_factory=list)
+    database: list[Row] = field(default_factory=list)
+    db_role_settings: list[Row] = field(default_factory=list)
+    default_acls: list[Row] = field(default_factory=list)
+    roles: list[Row] = field(default_factory=list)
+    settings: list[Row] = field(default_factory=list)
+    extensions: list[Row] = field(default_factory=list)
+    functions: list[Row] = field(default_factory=list)
+    types: list[Row] = field(default_factory=list)
+    sequences: list[Row] = field(default_factory=list)
+    triggers: list[Row] = field(default_factory=list)
+    tables: list[Row] = field(default_factory=list)
+    views: list[Row] = field(default_factory=list)
+    columns: list[Row] = field(default_factory=list)
+    constraints: list[Row] = field(default_factory=list)
+    indexes: list[Row] = field(default_factory=list)
+    policies: list[Row] = field(default_factory=list)
+    view_definitions: list[Row] = field(default_factory=list)
+
+
+def _read(conn: psycopg.Connection[Row], target: Target) -> _Rows:
+    """The read phase alone: every query run and every row fetched, nothing built."""
+    rows = _Rows()
+    for name, payload in _queries(conn, target):
+        fetched = payload if isinstance(payload, list) else payload.fetchall()
+        if name == "server":
+            rows.server_version = fetched[0][0]
+        else:
+            getattr(rows, name).extend(fetched)
     return rows
 
 
@@ -584,339 +730,505 @@ def _ms(seconds: float) -> int:
 
 # -- building objects ---------------------------------------------------------------------------
 
-
-def _build(rows: _Rows, target: Target) -> dict[str, Obj]:
-    objects: dict[str, Obj] = {}
-    global_defaults, schema_defaults = _default_privileges(rows)
-    _database(rows, target, global_defaults, objects)
-    for oid, name, owner, acl, comment in rows.schemas:
-        objects[f"schema:{name}"] = {
-            "owner": owner,
-            "comment": comment,
-            "grants": _grants(acl),
-            "default_privileges": schema_defaults.get(oid, {}),
-        }
-    for name, version, schema in rows.extensions:
-        objects[f"extension:{name}"] = {"version": version, "schema": schema}
-    _roles(rows, target, objects)
-    for name, value, source in rows.settings:
-        objects[f"setting:{name}"] = {"value": value, "source": source}
-    _functions(rows, objects)
-    _types(rows, objects)
-    _sequences(rows, objects)
-    relations = _tables(rows, objects)
-    relations.update(_views(rows, objects))
-    _relation_parts(rows, relations)
-    return objects
-
-
 DefaultPrivileges = dict[str, dict[str, Grants]]  # {role: {"tables": {grantee: [...]}}}
 
 
-def _default_privileges(
-    rows: _Rows,
-) -> tuple[DefaultPrivileges, dict[int, DefaultPrivileges]]:
-    """Global default privileges, and those of each wanted schema by schema OID."""
-    wanted = {r[0] for r in rows.schemas}
-    global_: DefaultPrivileges = {}
-    per_schema: dict[int, DefaultPrivileges] = {}
-    for role, nsp, objtype, acl in rows.default_acls:
-        if nsp == 0:
-            into = global_
-        elif nsp in wanted:
-            into = per_schema.setdefault(nsp, {})
-        else:
-            continue
-        into.setdefault(role, {})[DEFAULT_ACL_OBJECTS[objtype]] = _grants(acl)
-    return global_, per_schema
+class _Builder:
+    """Turns each query's rows into snapshot objects as soon as what they need has arrived.
 
-
-def _database(
-    rows: _Rows, target: Target, default_privileges: DefaultPrivileges, objects: dict[str, Obj]
-) -> None:
-    name, owner, encoding, collation, ctype, acl, comment = rows.database
-    settings: dict[str, str] = {}
-    role_settings: dict[str, dict[str, str]] = {}
-    for role, config in rows.db_role_settings:
-        if role is None:
-            settings = _config(config)
-        elif target.wants_role(role):
-            role_settings[role] = _config(config)
-    objects[f"database:{name}"] = {
-        "owner": owner,
-        "encoding": encoding,
-        "collation": collation,
-        "ctype": ctype,
-        "grants": _grants(acl),
-        "settings": settings,
-        "role_settings": role_settings,
-        "default_privileges": default_privileges,
-        "comment": comment,
-    }
-
-
-def _roles(rows: _Rows, target: Target, objects: dict[str, Obj]) -> None:
-    for (
-        name,
-        superuser,
-        createdb,
-        createrole,
-        login,
-        replication,
-        bypassrls,
-        inherit,
-        connection_limit,
-        valid_until,
-        valid_until_special,
-        config,
-        member_of,
-        comment,
-    ) in rows.roles:
-        if not target.wants_role(name):
-            continue
-        objects[f"role:{name}"] = {
-            "superuser": superuser,
-            "createdb": createdb,
-            "createrole": createrole,
-            "login": login,
-            "replication": replication,
-            "bypassrls": bypassrls,
-            "inherit": inherit,
-            "connection_limit": connection_limit,
-            # UTC, so the value does not depend on the session's TimeZone.
-            "valid_until": valid_until.isoformat() + "Z" if valid_until else valid_until_special,
-            "config": _config(config),
-            "member_of": {g: {"admin_option": a} for g, a in (member_of or {}).items()},
-            "comment": comment,
-        }
-
-
-def _functions(rows: _Rows, objects: dict[str, Obj]) -> None:
-    for (
-        schema,
-        name,
-        args,
-        kind,
-        returns,
-        language,
-        definition,
-        aggregate,
-        volatility,
-        strict,
-        secdef,
-        leakproof,
-        parallel,
-        config,
-        owner,
-        acl,
-        comment,
-    ) in rows.functions:
-        objects[f"function:{schema}.{name}({args})"] = {
-            "kind": FUNCTION_KIND[kind],
-            "returns": returns,
-            "language": language,
-            "definition": aggregate if kind == "a" else definition,
-            "volatility": VOLATILITY[volatility],
-            "strict": strict,
-            "security_definer": secdef,
-            "leakproof": leakproof,
-            "parallel": PARALLEL[parallel],
-            "config": _config(config),
-            "owner": owner,
-            "grants": _grants(acl),
-            "comment": comment,
-        }
-
-
-def _types(rows: _Rows, objects: dict[str, Obj]) -> None:
-    for schema, name, typtype, owner, acl, comment, labels, domain, attributes, rng in rows.types:
-        obj: Obj = {"kind": TYPE_KIND[typtype]}
-        if typtype == "e":
-            obj["labels"] = labels
-        elif typtype == "d":
-            obj.update(domain)
-        elif typtype == "c":
-            obj["attributes"] = attributes
-        else:
-            obj.update(rng)
-        obj.update(owner=owner, grants=_grants(acl), comment=comment)
-        objects[f"type:{schema}.{name}"] = obj
-
-
-def _sequences(rows: _Rows, objects: dict[str, Obj]) -> None:
-    for (
-        schema,
-        name,
-        data_type,
-        start,
-        increment,
-        minimum,
-        maximum,
-        cache,
-        cycle,
-        owned_by,
-        owner,
-        acl,
-        comment,
-    ) in rows.sequences:
-        objects[f"sequence:{schema}.{name}"] = {
-            "data_type": data_type,
-            "start": start,
-            "increment": increment,
-            "min": minimum,
-            "max": maximum,
-            "cache": cache,
-            "cycle": cycle,
-            "owned_by": owned_by,
-            "owner": owner,
-            "grants": _grants(acl),
-            "comment": comment,
-        }
-
-
-def _tables(rows: _Rows, objects: dict[str, Obj]) -> dict[int, Obj]:
-    by_oid: dict[int, Obj] = {}
-    for (
-        oid,
-        schema,
-        name,
-        owner,
-        persistence,
-        rls,
-        rls_forced,
-        comment,
-        options,
-        acl,
-        strategy,
-        partkey,
-        is_partition,
-        bound,
-        parents,
-        is_foreign,
-        server,
-        foreign_options,
-    ) in rows.tables:
-        obj: Obj = {
-            "owner": owner,
-            "persistence": PERSISTENCE[persistence],
-            "partitioning": (
-                {"strategy": PARTITION_STRATEGY[strategy], "key": partkey} if strategy else None
-            ),
-            # A partition's parent is its partition_of, not an inheritance parent.
-            "partition_of": {"parent": parents[0], "bound": bound} if is_partition else None,
-            "inherits": [] if is_partition else parents,
-            "rls": {"enabled": rls, "forced": rls_forced},
-            "comment": comment,
-            "columns": {},
-            "constraints": {},
-            "indexes": {},
-            "triggers": {},
-            "policies": {},
-            "grants": _grants(acl),
-            "column_grants": {},
-            "options": _config(options),
-        }
-        if is_foreign:
-            obj["foreign_server"] = server
-            obj["foreign_options"] = _config(foreign_options)
-        objects[f"table:{schema}.{name}"] = by_oid[oid] = obj
-    return by_oid
-
-
-def _views(rows: _Rows, objects: dict[str, Obj]) -> dict[int, Obj]:
-    by_oid: dict[int, Obj] = {}
-    for oid, schema, name, relkind, owner, comment, options, acl in rows.views:
-        definition = rows.view_definitions.get(oid)
-        obj: Obj = {
-            "definition": definition.strip() if definition else definition,
-            "owner": owner,
-            "grants": _grants(acl),
-            "comment": comment,
-            "options": _config(options),
-            "column_comments": {},
-            "column_grants": {},
-        }
-        if relkind == "m":
-            obj["indexes"] = {}
-            objects[f"materialized_view:{schema}.{name}"] = obj
-        else:
-            obj["triggers"] = {}  # INSTEAD OF triggers
-            objects[f"view:{schema}.{name}"] = obj
-        by_oid[oid] = obj
-    return by_oid
-
-
-def _relation_parts(rows: _Rows, relations: dict[int, Obj]) -> None:
-    """Attach columns, constraints, indexes, triggers and policies to their relation.
-
-    Rows whose relation is not in ``relations`` (an extension's table, a TOAST
-    table) are dropped here rather than filtered in every query.
+    Results come in the order of :func:`_queries`. Triggers wait for the tables
+    and views they belong to; a view's definition is filled in when its batch
+    arrives (the batches are read last, to hold their locks briefly).
     """
-    for (
-        relid,
-        name,
-        typ,
-        nullable,
-        default,
-        identity,
-        generated,
-        coll,
-        comment,
-        acl,
-    ) in rows.columns:
-        rel = relations.get(relid)
-        if rel is None:
-            continue
-        if acl:  # a revoked column ACL is an empty array: nothing to show
-            rel["column_grants"][name] = _grants(acl)
-        if "columns" in rel:
-            rel["columns"][name] = {
-                "type": typ,
-                "nullable": nullable,
-                "default": default,
-                "identity": IDENTITY[identity],
-                "generated": generated,
-                "collation": coll,
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.server_version = ""
+        self.objects: dict[str, Obj] = {}
+        self.acl = _Acl({})
+        self.schemas: list[Row] = []
+        self.database: Row = ()
+        self.db_role_settings: list[Row] = []
+        self.relations: dict[int, Obj] = {}  # tables, views and materialized views by OID
+        self.views: dict[int, Obj] = {}
+        self.triggers: list[Row] = []
+        # Quoted column names by table OID and attnum, for the key definitions the
+        # builder writes (see FAST_KEY_DEFINITIONS).
+        self.quoted: dict[int, dict[int, str]] = {}
+
+    def add(self, name: str, rows: list[Row]) -> None:
+        # Dispatch by name (not a dict of bound methods on self: that would be a
+        # reference cycle, leaving every object to the cyclic collector to free).
+        step: Callable[[list[Row]], None] = getattr(self, f"_{name}")
+        step(rows)
+
+    def _server(self, rows: list[Row]) -> None:
+        self.server_version = rows[0][0]
+
+    def _privileges(self, rows: list[Row]) -> None:
+        self.acl = _Acl({letter: privilege for letter, privilege in rows})
+
+    def _schemas(self, rows: list[Row]) -> None:
+        self.schemas = rows
+
+    def _database(self, rows: list[Row]) -> None:
+        self.database = rows[0]
+
+    def _db_role_settings(self, rows: list[Row]) -> None:
+        self.db_role_settings = rows
+
+    def _default_acls(self, rows: list[Row]) -> None:
+        """Default privileges complete the database and the schemas: build those now."""
+        global_defaults, schema_defaults = self._default_privileges(rows)
+        self._build_database(global_defaults)
+        grants = self.acl.grants
+        for oid, name, owner, acl, comment in self.schemas:
+            self.objects[f"schema:{name}"] = {
+                "owner": owner,
+                "comment": comment,
+                "grants": grants(acl),
+                "default_privileges": schema_defaults.get(oid, {}),
+            }
+
+    def _default_privileges(
+        self, rows: list[Row]
+    ) -> tuple[DefaultPrivileges, dict[int, DefaultPrivileges]]:
+        """Global default privileges, and those of each wanted schema by schema OID."""
+        wanted = {r[0] for r in self.schemas}
+        global_: DefaultPrivileges = {}
+        per_schema: dict[int, DefaultPrivileges] = {}
+        for role, nsp, objtype, acl in rows:
+            if nsp == 0:
+                into = global_
+            elif nsp in wanted:
+                into = per_schema.setdefault(nsp, {})
+            else:
+                continue
+            into.setdefault(role, {})[DEFAULT_ACL_OBJECTS[objtype]] = self.acl.grants(acl)
+        return global_, per_schema
+
+    def _build_database(self, default_privileges: DefaultPrivileges) -> None:
+        name, owner, encoding, collation, ctype, acl, comment = self.database
+        settings: dict[str, str] = {}
+        role_settings: dict[str, dict[str, str]] = {}
+        for role, config in self.db_role_settings:
+            if role is None:
+                settings = _config(config)
+            elif self.target.wants_role(role):
+                role_settings[role] = _config(config)
+        self.objects[f"database:{name}"] = {
+            "owner": owner,
+            "encoding": encoding,
+            "collation": collation,
+            "ctype": ctype,
+            "grants": self.acl.grants(acl),
+            "settings": settings,
+            "role_settings": role_settings,
+            "default_privileges": default_privileges,
+            "comment": comment,
+        }
+
+    def _roles(self, rows: list[Row]) -> None:
+        wants_role = self.target.wants_role
+        for (
+            name,
+            superuser,
+            createdb,
+            createrole,
+            login,
+            replication,
+            bypassrls,
+            inherit,
+            connection_limit,
+            valid_until,
+            valid_until_special,
+            config,
+            member_of,
+            comment,
+        ) in rows:
+            if not wants_role(name):
+                continue
+            self.objects[f"role:{name}"] = {
+                "superuser": superuser,
+                "createdb": createdb,
+                "createrole": createrole,
+                "login": login,
+                "replication": replication,
+                "bypassrls": bypassrls,
+                "inherit": inherit,
+                "connection_limit": connection_limit,
+                # UTC, so the value does not depend on the session's TimeZone.
+                "valid_until": (
+                    valid_until.isoformat() + "Z" if valid_until else valid_until_special
+                ),
+                "config": _config(config),
+                "member_of": {g: {"admin_option": a} for g, a in (member_of or {}).items()},
                 "comment": comment,
             }
-        elif comment is not None:
-            rel["column_comments"][name] = comment
-    for relid, name, contype, definition, deferrable, deferred, validated in rows.constraints:
-        rel = relations.get(relid)
-        if rel is not None and "constraints" in rel:
-            rel["constraints"][name] = {
-                "type": CONSTRAINT_TYPE.get(contype, contype),
-                "definition": definition,
-                "deferrable": deferrable,
-                "deferred": deferred,
-                "validated": validated,
-            }
-    for relid, name, definition, unique in rows.indexes:
-        rel = relations.get(relid)
-        if rel is not None and "indexes" in rel:
-            rel["indexes"][name] = {"definition": definition, "unique": unique}
-    for relid, name, definition, enabled in rows.triggers:
-        rel = relations.get(relid)
-        if rel is not None and "triggers" in rel:
-            rel["triggers"][name] = {
-                "definition": definition,
-                "enabled": TRIGGER_ENABLED[enabled],
-            }
-    for relid, name, command, permissive, roles, using, with_check in rows.policies:
-        rel = relations.get(relid)
-        if rel is not None and "policies" in rel:
-            rel["policies"][name] = {
-                "command": POLICY_COMMAND[command],
-                "permissive": permissive,
-                "roles": sorted(roles),
-                "using": using,
-                "with_check": with_check,
+
+    def _settings(self, rows: list[Row]) -> None:
+        for name, value, source in rows:
+            self.objects[f"setting:{name}"] = {"value": value, "source": source}
+
+    def _extensions(self, rows: list[Row]) -> None:
+        for name, version, schema in rows:
+            self.objects[f"extension:{name}"] = {"version": version, "schema": schema}
+
+    def _functions(self, rows: list[Row]) -> None:
+        grants = self.acl.grants
+        for (
+            schema,
+            name,
+            args,
+            kind,
+            returns,
+            language,
+            definition,
+            aggregate,
+            volatility,
+            strict,
+            secdef,
+            leakproof,
+            parallel,
+            config,
+            owner,
+            acl,
+            comment,
+        ) in rows:
+            self.objects[f"function:{schema}.{name}({args})"] = {
+                "kind": FUNCTION_KIND[kind],
+                "returns": returns,
+                "language": language,
+                "definition": aggregate if kind == "a" else definition,
+                "volatility": VOLATILITY[volatility],
+                "strict": strict,
+                "security_definer": secdef,
+                "leakproof": leakproof,
+                "parallel": PARALLEL[parallel],
+                "config": _config(config),
+                "owner": owner,
+                "grants": grants(acl),
+                "comment": comment,
             }
 
+    def _types(self, rows: list[Row]) -> None:
+        for schema, name, typtype, owner, acl, comment, labels, domain, attributes, rng in rows:
+            obj: Obj = {"kind": TYPE_KIND[typtype]}
+            if typtype == "e":
+                obj["labels"] = labels
+            elif typtype == "d":
+                obj.update(domain)
+            elif typtype == "c":
+                obj["attributes"] = attributes
+            else:
+                obj.update(rng)
+            obj.update(owner=owner, grants=self.acl.grants(acl), comment=comment)
+            self.objects[f"type:{schema}.{name}"] = obj
 
-def _grants(acl: dict[str, list[str]] | None) -> Grants:
-    # Two grantors can give the same privilege: a set, then sorted.
-    return {grantee: sorted(set(privs)) for grantee, privs in (acl or {}).items()}
+    def _sequences(self, rows: list[Row]) -> None:
+        grants = self.acl.grants
+        for (
+            schema,
+            name,
+            data_type,
+            start,
+            increment,
+            minimum,
+            maximum,
+            cache,
+            cycle,
+            owned_by,
+            owner,
+            acl,
+            comment,
+        ) in rows:
+            self.objects[f"sequence:{schema}.{name}"] = {
+                "data_type": data_type,
+                "start": start,
+                "increment": increment,
+                "min": minimum,
+                "max": maximum,
+                "cache": cache,
+                "cycle": cycle,
+                "owned_by": owned_by,
+                "owner": owner,
+                "grants": grants(acl),
+                "comment": comment,
+            }
+
+    def _triggers(self, rows: list[Row]) -> None:
+        self.triggers = rows  # attached once the views (the last relations) are built
+
+    def _tables(self, rows: list[Row]) -> None:
+        objects, relations, grants = self.objects, self.relations, self.acl.grants
+        for (
+            oid,
+            schema,
+            name,
+            owner,
+            persistence,
+            rls,
+            rls_forced,
+            comment,
+            options,
+            acl,
+            strategy,
+            partkey,
+            is_partition,
+            bound,
+            parents,
+            is_foreign,
+            server,
+            foreign_options,
+        ) in rows:
+            obj: Obj = {
+                "owner": owner,
+                "persistence": PERSISTENCE[persistence],
+                "partitioning": (
+                    {"strategy": PARTITION_STRATEGY[strategy], "key": partkey} if strategy else None
+                ),
+                # A partition's parent is its partition_of, not an inheritance parent.
+                "partition_of": {"parent": parents[0], "bound": bound} if is_partition else None,
+                "inherits": [] if is_partition else parents,
+                "rls": {"enabled": rls, "forced": rls_forced},
+                "comment": comment,
+                "columns": {},
+                "constraints": {},
+                "indexes": {},
+                "triggers": {},
+                "policies": {},
+                "grants": grants(acl),
+                "column_grants": {},
+                "options": _config(options),
+            }
+            if is_foreign:
+                obj["foreign_server"] = server
+                obj["foreign_options"] = _config(foreign_options)
+            objects[f"table:{schema}.{name}"] = relations[oid] = obj
+
+    def _views(self, rows: list[Row]) -> None:
+        for oid, schema, name, relkind, owner, comment, options, acl in rows:
+            obj: Obj = {
+                "definition": None,  # filled in by _view_definitions
+                "owner": owner,
+                "grants": self.acl.grants(acl),
+                "comment": comment,
+                "options": _config(options),
+                "column_comments": {},
+                "column_grants": {},
+            }
+            if relkind == "m":
+                obj["indexes"] = {}
+                self.objects[f"materialized_view:{schema}.{name}"] = obj
+            else:
+                obj["triggers"] = {}  # INSTEAD OF triggers
+                self.objects[f"view:{schema}.{name}"] = obj
+            self.relations[oid] = self.views[oid] = obj
+        # Rows whose relation is not in ``relations`` (an extension's table, a TOAST
+        # table) are dropped here and below rather than filtered in every query.
+        for relid, name, definition, enabled in self.triggers:
+            rel = self.relations.get(relid)
+            if rel is not None and "triggers" in rel:
+                rel["triggers"][name] = {
+                    "definition": definition,
+                    "enabled": TRIGGER_ENABLED[enabled],
+                }
+        self.triggers = []
+
+    def _view_definitions(self, rows: list[Row]) -> None:
+        for oid, definition in rows:
+            view = self.views.get(oid)
+            if view is not None:
+                view["definition"] = definition.strip() if definition else definition
+
+    def _columns(self, rows: list[Row]) -> None:
+        relations, grants, quoted_names = self.relations, self.acl.grants, self.quoted
+        for (
+            relid,
+            name,
+            typ,
+            nullable,
+            default,
+            identity,
+            generated,
+            coll,
+            comment,
+            acl,
+            attnum,
+            quoted,
+        ) in rows:
+            if quoted is not None:  # a table's column (also an extension's: keys may refer to it)
+                by_attnum = quoted_names.get(relid)
+                if by_attnum is None:
+                    by_attnum = quoted_names[relid] = {}
+                by_attnum[attnum] = quoted
+            rel = relations.get(relid)
+            if rel is None:
+                continue
+            if acl:  # a revoked column ACL is an empty array: nothing to show
+                rel["column_grants"][name] = grants(acl)
+            if "columns" in rel:
+                rel["columns"][name] = {
+                    "type": typ,
+                    "nullable": nullable,
+                    "default": default,
+                    "identity": IDENTITY[identity],
+                    "generated": generated,
+                    "collation": coll,
+                    "comment": comment,
+                }
+            elif comment is not None:
+                rel["column_comments"][name] = comment
+
+    def _constraints(self, rows: list[Row]) -> None:
+        relations = self.relations
+        for (
+            relid,
+            name,
+            contype,
+            definition,
+            deferrable,
+            deferred,
+            validated,
+            fast,
+            conkey,
+            confrelid,
+            confkey,
+            match,
+            on_update,
+            on_delete,
+            referenced,
+        ) in rows:
+            rel = relations.get(relid)
+            if rel is not None and "constraints" in rel:
+                if fast:
+                    definition = self._key_definition(
+                        relid,
+                        contype,
+                        conkey,
+                        (confrelid, referenced, confkey),
+                        match,
+                        on_update,
+                        on_delete,
+                    )
+                    definition += (
+                        (" DEFERRABLE" if deferrable else "")
+                        + (" INITIALLY DEFERRED" if deferred else "")
+                        + ("" if validated else " NOT VALID")
+                    )
+                rel["constraints"][name] = {
+                    "type": CONSTRAINT_TYPE.get(contype, contype),
+                    "definition": definition,
+                    "deferrable": deferrable,
+                    "deferred": deferred,
+                    "validated": validated,
+                }
+        self.quoted = {}
+
+    def _key_definition(
+        self,
+        relid: int,
+        contype: str,
+        conkey: list[int],
+        foreign: tuple[int, str, list[int]],  # the referenced table: OID, quoted name, columns
+        match: str,
+        on_update: str,
+        on_delete: str,
+    ) -> str:
+        """What pg_get_constraintdef says of a primary key, unique constraint or foreign key."""
+        columns = ", ".join(self.quoted[relid][n] for n in conkey)
+        if contype == "p":
+            return f"PRIMARY KEY ({columns})"
+        if contype == "u":
+            return f"UNIQUE ({columns})"
+        confrelid, table, confkey = foreign
+        referenced = ", ".join(self.quoted[confrelid][n] for n in confkey)
+        out = f"FOREIGN KEY ({columns}) REFERENCES {table}({referenced})"
+        out += FK_MATCH[match]
+        if on_update != "a":
+            out += f" ON UPDATE {FK_ACTION[on_update]}"
+        if on_delete != "a":
+            out += f" ON DELETE {FK_ACTION[on_delete]}"
+        return out
+
+    def _indexes(self, rows: list[Row]) -> None:
+        relations = self.relations
+        for relid, name, definition, unique in rows:
+            rel = relations.get(relid)
+            if rel is not None and "indexes" in rel:
+                rel["indexes"][name] = {"definition": definition, "unique": unique}
+
+    def _policies(self, rows: list[Row]) -> None:
+        relations = self.relations
+        for relid, name, command, permissive, roles, using, with_check in rows:
+            rel = relations.get(relid)
+            if rel is not None and "policies" in rel:
+                rel["policies"][name] = {
+                    "command": POLICY_COMMAND[command],
+                    "permissive": permissive,
+                    "roles": sorted(roles),
+                    "using": using,
+                    "with_check": with_check,
+                }
+
+
+class _Acl:
+    """ACLs as aclitem text (``grantee=arw*/grantor``) into ``{grantee: [privilege, ...]}``.
+
+    ``letters`` maps each privilege letter to its name (``r`` → ``SELECT``); a
+    ``*`` after a letter is the grant option (``SELECT WITH GRANT OPTION``). An
+    empty grantee is ``PUBLIC``; a name that is not plain letters, digits and
+    ``_`` comes in double quotes, with ``""`` for a quote. Two grantors can give
+    the same privilege: the privileges of a grantee are a sorted set.
+    """
+
+    def __init__(self, letters: dict[str, str]) -> None:
+        self.letters = letters
+        self._items: dict[str, tuple[str, list[str]]] = {}  # most aclitems repeat
+
+    def grants(self, acl: Sequence[str] | None) -> Grants:
+        if not acl:
+            return {}
+        items = self._items
+        out: Grants = {}
+        for text in acl:
+            item = items.get(text)
+            if item is None:
+                item = items[text] = self._parse(text)
+            grantee, privileges = item
+            have = out.get(grantee)
+            out[grantee] = privileges[:] if have is None else sorted({*have, *privileges})
+        return out
+
+    def _parse(self, text: str) -> tuple[str, list[str]]:
+        if text.startswith('"'):
+            parts, pos = [], 1
+            while True:
+                close = text.index('"', pos)
+                parts.append(text[pos:close])
+                if text.startswith('""', close):
+                    parts.append('"')
+                    pos = close + 2
+                else:
+                    break
+            grantee, rest = "".join(parts), text[close + 2 :]  # past the quote and "="
+        else:
+            grantee, _, rest = text.partition("=")
+            grantee = grantee or "PUBLIC"
+        letters = rest[: rest.index("/")]
+        privileges = set()
+        for i, letter in enumerate(letters):
+            if letter == "*":
+                continue
+            try:
+                name = self.letters[letter]
+            except KeyError:
+                raise CollectError(
+                    f"unknown privilege letter {letter!r} in the ACL item {text!r}",
+                    "this looks like a bug in driftd's PostgreSQL collector: report it",
+                ) from None
+            privileges.add(f"{name} WITH GRANT OPTION" if letters[i + 1 : i + 2] == "*" else name)
+        return grantee, sorted(privileges)
 
 
 def _config(items: Sequence[str] | None) -> dict[str, str]:
