@@ -17,6 +17,7 @@ from rich.text import Text
 from driftd import canonical
 from driftd.cliutil import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with
 from driftd.drift import iso
+from driftd.errors import DriftdError
 from driftd.filters import dotted
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy: only the commands that use it load it
@@ -193,13 +194,36 @@ def history(state: State, env: str, limit: int, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_state
 def explain(state: State, drift_id: str, fmt: str) -> None:
-    """One drift item: what changed (before/after), its evidence and its life so far."""
-    from driftd.report import attribution_lines
+    """One drift item: what changed (before/after), its evidence and its life so far.
+
+    An id the state store has not recorded (e.g. from a plain `driftd check`,
+    with no daemon) is looked up by checking the environments live.
+    """
+    from driftd.store import DriftNotFound, StoreMissing
+
+    try:
+        data = _recorded_drift(state, drift_id)
+    except (StoreMissing, DriftNotFound) as missing:
+        found = _live_drift(state, drift_id)
+        if found is None:
+            raise DriftdError(
+                f"no drift item {drift_id!r}: {missing.message}, and no live environment "
+                "has it now",
+                "ids are shown by `driftd check`, `driftd status` and `driftd history ENV`",
+            ) from None
+        data = found
+    if fmt == "json":
+        _echo_json(data)
+    else:
+        click.echo("\n".join(_explain_lines(data)))
+
+
+def _recorded_drift(state: State, drift_id: str) -> dict[str, Any]:
     from driftd.store import repo
 
     with _store(state) as store:
         row, events = repo.get_drift(store, drift_id)
-    data = {
+    return {
         "id": row.id,
         "environment": row.environment,
         "object": row.object,
@@ -229,34 +253,74 @@ def explain(state: State, drift_id: str, fmt: str) -> None:
             for e in events
         ],
     }
-    if fmt == "json":
-        _echo_json(data)
-        return
-    out = [
-        f"drift {row.id} in {row.environment}: {row.state}",
-        f"  object    {row.object}",
-        f"  path      {dotted(row.path) or '(whole object)'}",
-        f"  change    {row.change}",
-        f"  severity  {row.severity}" + (f"  (rules: {', '.join(row.rules)})" if row.rules else ""),
-        f"  seen      {data['first_seen_at']} .. {data['last_seen_at']}",
+
+
+def _live_drift(state: State, drift_id: str) -> dict[str, Any] | None:
+    """The drift item with this id (or unique prefix) in a live check, not recorded."""
+    from driftd.check import check
+
+    ref = drift_id.strip().lower()
+    report = check(state.config, [])
+    matches = [
+        (env.name, item)
+        for env in report.environments
+        for item in env.drift
+        if item.id == ref or (len(ref) >= 4 and item.id.startswith(ref))
     ]
-    if row.acknowledged_by:
-        ack = f"  acked     by {row.acknowledged_by} at {data['acknowledged_at']}"
-        out.append(ack + (f": {row.note}" if row.note else ""))
-    out += ["", "before:", _block(row.before), "after:", _block(row.after), "", "evidence:"]
-    if not row.attribution:
+    if len(matches) != 1:
+        if len(matches) > 1:
+            raise DriftdError(
+                f"drift id {ref!r} is ambiguous ({', '.join(i.id for _, i in matches[:3])})",
+                "give more characters of the id",
+            )
+        return None
+    name, item = matches[0]
+    return {
+        **item.to_json(),
+        "environment": name,
+        "state": "open (live check; not recorded: no daemon has seen it yet)",
+        "first_seen_at": None,
+        "last_seen_at": None,
+        "closed_at": None,
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+        "note": None,
+        "events": [],
+    }
+
+
+def _explain_lines(data: dict[str, Any]) -> list[str]:
+    from driftd.report import attribution_lines
+
+    out = [
+        f"drift {data['id']} in {data['environment']}: {data['state']}",
+        f"  object    {data['object']}",
+        f"  path      {dotted(data['path']) or '(whole object)'}",
+        f"  change    {data['change']}",
+        f"  severity  {data['severity']}"
+        + (f"  (rules: {', '.join(data['rules'])})" if data["rules"] else ""),
+    ]
+    if data["first_seen_at"]:
+        out.append(f"  seen      {data['first_seen_at']} .. {data['last_seen_at']}")
+    if data["acknowledged_by"]:
+        ack = f"  acked     by {data['acknowledged_by']} at {data['acknowledged_at']}"
+        out.append(ack + (f": {data['note']}" if data["note"] else ""))
+    out += ["", "before:", _block(data["before"]), "after:", _block(data["after"]), ""]
+    out.append("evidence:")
+    if not data["attribution"]:
         out.append("  no audit record matched this change")
-    for a in row.attribution:
+    for a in data["attribution"]:
         out += [f"  {line}" for line in attribution_lines(a)]
-    out += ["", "history:"]
-    for e in events:
-        line = f"  {_iso(e.at)} {e.event}"
-        if e.actor:
-            line += f" by {e.actor}"
-        if e.note:
-            line += f": {e.note}"
+    if data["events"]:
+        out += ["", "history:"]
+    for e in data["events"]:
+        line = f"  {e['at']} {e['event']}"
+        if e["actor"]:
+            line += f" by {e['actor']}"
+        if e["note"]:
+            line += f": {e['note']}"
         out.append(line)
-    click.echo("\n".join(out))
+    return out
 
 
 def _block(value: Any) -> str:

@@ -304,3 +304,15 @@ password_env = "NOT_SET_ANYWHERE"
     assert res.exit_code == 0, res.stderr
     assert "config OK: 1 environment(s)" in res.stdout
     assert "NOT_SET_ANYWHERE is not set" in res.stderr
+
+
+def test_explain_without_a_daemon_checks_live(accepted: Project, pgdb: PgDatabase) -> None:
+    pgdb.execute("GRANT SELECT ON public.customers TO PUBLIC")
+    item = items(accepted)[0]
+    res = accepted.run("explain", item["id"][:8])  # no state store: found by a live check
+    assert res.exit_code == 0, res.stderr
+    assert f"drift {item['id']} in test: open (live check" in res.stdout
+    assert "grants.PUBLIC" in res.stdout and "critical" in res.stdout
+    assert not (accepted.root / "driftd-state.db").exists()  # explain created no store
+    res = accepted.run("explain", "ffff0000")
+    assert res.exit_code == 2 and "no drift item 'ffff0000'" in res.stderr

@@ -29,6 +29,14 @@ class StoreError(DriftdError):
     """The state store cannot be opened, migrated or written."""
 
 
+class StoreMissing(StoreError):
+    """A read-only command found no state store (nothing was recorded yet)."""
+
+
+class DriftNotFound(StoreError):
+    """No recorded drift item has this id."""
+
+
 @dataclass
 class Store:
     engine: Engine
@@ -92,7 +100,7 @@ def open_store(config: Config, *, migrate: bool, pool_size: int = 5) -> Store:
     if url.get_backend_name() == "sqlite":
         path = Path(url.database or "")
         if not migrate and not path.exists():
-            raise StoreError(
+            raise StoreMissing(
                 f"state store {path} does not exist yet",
                 "start the daemon (`driftd run`) or create it with `driftd db upgrade`",
             )

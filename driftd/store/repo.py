@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from driftd.canonical import dumps
 from driftd.config import SEVERITIES
 from driftd.drift import DriftItem, EnvironmentReport
-from driftd.store import Store, StoreError
+from driftd.store import DriftNotFound, Store, StoreError
 from driftd.store.models import Drift, DriftEvent, EnvironmentState, Run
 
 ACTIVE = ("open", "acknowledged")
@@ -388,7 +388,7 @@ def _resolve_id(s: Session, ref: str) -> str:
                 f"drift id {ref!r} is ambiguous ({', '.join(ids)}, ...)",
                 "give more characters of the id",
             )
-    raise StoreError(
+    raise DriftNotFound(
         f"no drift item {ref!r} in the state store",
         "ids are shown by `driftd check`, `driftd status` and `driftd history ENV`",
     )
