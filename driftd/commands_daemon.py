@@ -339,14 +339,30 @@ def _block(value: Any) -> str:
 @click.option("--by", "actor", metavar="NAME", help="Who acknowledges (default: your login).")
 @pass_state
 def ack(state: State, drift_id: str, note: str | None, actor: str | None) -> None:
-    """Acknowledge a drift item: a person has seen it (it stays open until it goes away)."""
+    """Acknowledge a drift item: a person has seen it (it stays open until it goes away).
+
+    Sinks with incidents hear it too (PagerDuty acknowledges the item's incident).
+    """
+    from driftd.alerts import lifecycle, outbox
     from driftd.store import repo
 
+    config = state.config
     who = actor or os.environ.get("SUDO_USER") or getpass.getuser()
+    queued: list[outbox.Queued] = []
     with _store(state) as store:
-        row = repo.acknowledge(store, drift_id, who, note)
+        row = repo.acknowledge(
+            store,
+            drift_id,
+            who,
+            note,
+            hooks=[lambda s, r: queued.extend(lifecycle.after_ack(s, config, r))],
+        )
+        if queued:
+            # Send now rather than at the daemon's next pass; what fails stays queued.
+            outbox.dispatch_due(store.engine, config)
     click.echo(
         f"acknowledged {row.id} ({row.environment}: {row.object} {dotted(row.path)}) as {who}"
+        + (f"; queued for {', '.join(sorted({q.sink for q in queued}))}" if queued else "")
     )
 
 

@@ -141,7 +141,8 @@ class Sink(ABC, Generic[S]):
     type_name: ClassVar[str]
     config_model: ClassVar[type[SinkSettings]]
     # Event kinds the service has something to do with.
-    supports: ClassVar[frozenset[str]] = frozenset(KINDS)
+    # "acknowledged" only means something to a sink with incidents (or a machine).
+    supports: ClassVar[frozenset[str]] = frozenset(KINDS) - {"acknowledged"}
     # Whether reminders must also repeat drift a person acknowledged (services
     # that forget an alert that is not re-sent, such as Alertmanager).
     refresh_acknowledged: ClassVar[bool] = False

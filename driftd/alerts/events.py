@@ -4,7 +4,8 @@ Kinds: ``opened`` (new drift items of one environment from one run, grouped),
 ``resolved`` and ``accepted`` (items gone from the live database, or taken into
 the baseline), ``renotify`` (drift still open after a sink's ``renotify_after``),
 ``environment_error`` (N consecutive failed checks), ``environment_recovered``,
-and ``test`` (``driftd alerts test``).
+``acknowledged`` (a person ran ``driftd ack``: sinks with an incident to
+acknowledge take it) and ``test`` (``driftd alerts test``).
 
 Drift items travel in the report's JSON shape (``DriftItem.to_json()``), with
 their attribution statements masked once more here: whatever an audit source
@@ -33,6 +34,7 @@ Kind = Literal[
     "renotify",
     "environment_error",
     "environment_recovered",
+    "acknowledged",
     "test",
 ]
 KINDS: tuple[str, ...] = (
@@ -42,9 +44,10 @@ KINDS: tuple[str, ...] = (
     "renotify",
     "environment_error",
     "environment_recovered",
+    "acknowledged",
     "test",
 )
-DRIFT_KINDS = frozenset({"opened", "resolved", "accepted", "renotify"})
+DRIFT_KINDS = frozenset({"opened", "resolved", "accepted", "renotify", "acknowledged"})
 # Events that tell a sink something is over: skipped when a sink sets send_resolved = false.
 CLOSING_KINDS = frozenset({"resolved", "accepted", "environment_recovered"})
 ENVIRONMENT_KINDS = frozenset({"environment_error", "environment_recovered"})
@@ -101,6 +104,9 @@ class AlertEvent(BaseModel):
     # (sinks that open incidents close them again).
     sink: str | None = None
     closing: bool = False
+    # Acknowledged events: who, and what they said.
+    by: str | None = None
+    note: str | None = None
 
     @field_validator("at")
     @classmethod
@@ -114,13 +120,15 @@ class AlertEvent(BaseModel):
     @classmethod
     def for_drift(
         cls,
-        kind: Literal["opened", "resolved", "accepted", "renotify"],
+        kind: Literal["opened", "resolved", "accepted", "renotify", "acknowledged"],
         environment: str,
         items: Iterable[DriftItem | dict[str, Any]],
         *,
         at: datetime,
         run_id: int | None = None,
         still_open: Iterable[DriftItem | dict[str, Any]] = (),
+        by: str | None = None,
+        note: str | None = None,
     ) -> AlertEvent:
         drift = sorted((clean_item(i) for i in items), key=_order)
         return cls(
@@ -130,6 +138,8 @@ class AlertEvent(BaseModel):
             run_id=run_id,
             drift=drift,
             still_open=sorted((compact(i) for i in still_open), key=_order),
+            by=by,
+            note=redact(note) if note else None,
         )
 
     @classmethod

@@ -122,6 +122,21 @@ def after_run(
     return queued
 
 
+def after_ack(session: Session, config: Config, row: Drift) -> list[Queued]:
+    """Queue ``acknowledged`` for the sinks that act on it (PagerDuty acknowledges
+    the item's incident), in the transaction that records the acknowledgement."""
+    assert row.acknowledged_at is not None
+    event = AlertEvent.for_drift(
+        "acknowledged",
+        row.environment,
+        [item_of(row)],
+        at=row.acknowledged_at,
+        by=row.acknowledged_by,
+        note=row.note,
+    )
+    return enqueue(session, config, event, now=row.acknowledged_at)
+
+
 def run_hook(
     get_config: Callable[[], Config],
 ) -> Callable[[Session, EnvironmentReport, RunChanges], None]:

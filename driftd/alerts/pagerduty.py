@@ -64,19 +64,31 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
     config_model = PagerDutySettings
     # PagerDuty's escalation policies do the reminding.
     supports = frozenset(
-        {"opened", "resolved", "accepted", "environment_error", "environment_recovered", "test"}
+        {
+            "opened",
+            "resolved",
+            "accepted",
+            "acknowledged",
+            "environment_error",
+            "environment_recovered",
+            "test",
+        }
     )
+    PER_ITEM = ("opened", "resolved", "accepted", "acknowledged")
 
     def split(self, event: AlertEvent) -> list[AlertEvent]:
-        if self.settings.dedup == "drift" and event.kind in ("opened", "resolved", "accepted"):
+        if self.settings.dedup == "drift" and event.kind in self.PER_ITEM:
             return [event.with_drift([item]) for item in event.drift]
+        if event.kind == "acknowledged":
+            # One item's ack must not acknowledge the whole environment's incident.
+            return []
         if self.settings.dedup == "environment" and event.kind in ("resolved", "accepted"):
             # The environment's incident stays open while any of its drift is.
             return [event] if not event.still_open else []
         return [event]
 
     def part_key(self, part: AlertEvent) -> str:
-        if self.settings.dedup == "drift" and part.kind in ("opened", "resolved", "accepted"):
+        if self.settings.dedup == "drift" and part.kind in self.PER_ITEM:
             return str(part.drift[0]["id"])
         return ""
 
@@ -109,6 +121,8 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
         )
         if closing:
             return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": key}
+        if event.kind == "acknowledged":
+            return {"routing_key": routing_key, "event_action": "acknowledge", "dedup_key": key}
         body: dict[str, Any] = {
             "routing_key": routing_key,
             "event_action": "trigger",

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from driftd.alerts.base import HttpRequest, HttpSink, SinkSettings, json_body, one_of, sign
-from driftd.alerts.events import ALERT_FORMAT, AlertEvent
+from driftd.alerts.events import ALERT_FORMAT, KINDS, AlertEvent
 from driftd.errors import ConfigError
 
 SIGNATURE_HEADER = "X-Driftd-Signature"
@@ -75,12 +75,16 @@ def document(event: AlertEvent, key: str) -> dict[str, Any]:
         "error": event.error,
         "consecutive_errors": event.consecutive_errors,
         "test": {"sink": event.sink} if event.kind == "test" else None,
+        "acknowledged": (
+            {"by": event.by, "note": event.note} if event.kind == "acknowledged" else None
+        ),
     }
 
 
 class WebhookSink(HttpSink[WebhookSettings]):
     type_name = "webhook"
     config_model = WebhookSettings
+    supports = frozenset(KINDS)
 
     def render(self, event: AlertEvent, key: str, now: datetime) -> HttpRequest:
         s = self.settings

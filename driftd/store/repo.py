@@ -219,8 +219,17 @@ def holds(objects: dict[str, Any], obj: str, path: Sequence[Any], value: Any) ->
     return dumps(current) == dumps(value)
 
 
-def acknowledge(store: Store, ref: str, actor: str, note: str | None) -> Drift:
-    """A person has seen this drift; it stays open until it goes away."""
+def acknowledge(
+    store: Store,
+    ref: str,
+    actor: str,
+    note: str | None,
+    hooks: Sequence[Callable[[Session, Drift], object]] = (),
+) -> Drift:
+    """A person has seen this drift; it stays open until it goes away.
+
+    ``hooks`` run in the same transaction (e.g. queuing the acknowledgement
+    for alert sinks), so both commit or neither does."""
     with store.session() as s, s.begin():
         row = s.get(Drift, _resolve_id(s, ref), with_for_update=True)
         assert row is not None
@@ -243,6 +252,9 @@ def acknowledge(store: Store, ref: str, actor: str, note: str | None) -> Drift:
                 note=note,
             )
         )
+        s.flush()
+        for hook in hooks:
+            hook(s, row)
     return row
 
 
