@@ -18,7 +18,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -37,16 +37,7 @@ Kind = Literal[
     "acknowledged",
     "test",
 ]
-KINDS: tuple[str, ...] = (
-    "opened",
-    "resolved",
-    "accepted",
-    "renotify",
-    "environment_error",
-    "environment_recovered",
-    "acknowledged",
-    "test",
-)
+KINDS: tuple[str, ...] = get_args(Kind)
 DRIFT_KINDS = frozenset({"opened", "resolved", "accepted", "renotify", "acknowledged"})
 # Events that tell a sink something is over: skipped when a sink sets send_resolved = false.
 CLOSING_KINDS = frozenset({"resolved", "accepted", "environment_recovered"})

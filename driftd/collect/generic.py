@@ -1094,9 +1094,8 @@ def _mysql_keys(
     q: _Quoter,
 ) -> None:
     """Foreign keys, then primary/unique keys and indexes (STATISTICS), then checks."""
-    fks: dict[tuple[str, str, str], list[RowMapping]] = defaultdict(list)
     fk_columns: dict[tuple[str, str, str], list[str | None]] = {}
-    for row in _rows(
+    fk_rows = _rows(
         conn,
         "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, "
         "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, "
@@ -1107,14 +1106,8 @@ def _mysql_keys(
         "WHERE k.TABLE_SCHEMA IN :schemas AND k.REFERENCED_TABLE_NAME IS NOT NULL "
         "ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
         schemas=schemas,
-    ):
-        key = (
-            _s(row["TABLE_SCHEMA"]) or "",
-            _s(row["TABLE_NAME"]) or "",
-            _s(row["CONSTRAINT_NAME"]) or "",
-        )
-        fks[key].append(row)
-    for (schema, table_name, name), parts in fks.items():
+    )
+    for (schema, table_name, name), parts in _by_table_and_name(fk_rows, "CONSTRAINT_NAME"):
         table = tables.get((schema, table_name))
         if table is None:
             continue
@@ -1133,22 +1126,15 @@ def _mysql_keys(
 
     stats = "information_schema.STATISTICS"
     extra = _optional(caps, stats, "EXPRESSION", "IS_VISIBLE", "IGNORED")
-    indexes: dict[tuple[str, str, str], list[RowMapping]] = defaultdict(list)
-    for row in _rows(
+    index_rows = _rows(
         conn,
         "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, "
         f"COLLATION, INDEX_TYPE, INDEX_COMMENT{extra} FROM {stats} "
         "WHERE TABLE_SCHEMA IN :schemas "
         "ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
         schemas=schemas,
-    ):
-        key = (
-            _s(row["TABLE_SCHEMA"]) or "",
-            _s(row["TABLE_NAME"]) or "",
-            _s(row["INDEX_NAME"]) or "",
-        )
-        indexes[key].append(row)
-    for (schema, table_name, name), parts in indexes.items():
+    )
+    for (schema, table_name, name), parts in _by_table_and_name(index_rows, "INDEX_NAME"):
         table = tables.get((schema, table_name))
         if table is None:
             continue
@@ -1621,3 +1607,18 @@ def _inspected_index(q: _Quoter, schema: str, table: str, index: Mapping[str, An
         if option.endswith("_where") and value is not None:
             definition += f" WHERE {normalize_sql(str(value))}"
     return definition
+
+
+def _by_table_and_name(
+    rows: Iterable[RowMapping], name_column: str
+) -> Iterator[tuple[tuple[str, str, str], list[RowMapping]]]:
+    """Rows (one per key column, in order) grouped by (schema, table, key or index name)."""
+    grouped: dict[tuple[str, str, str], list[RowMapping]] = defaultdict(list)
+    for row in rows:
+        key = (
+            _s(row["TABLE_SCHEMA"]) or "",
+            _s(row["TABLE_NAME"]) or "",
+            _s(row[name_column]) or "",
+        )
+        grouped[key].append(row)
+    yield from grouped.items()
