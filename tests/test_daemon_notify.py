@@ -49,9 +49,8 @@ def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
     ns.sock.close()
 
 
-def test_ready_watchdog_reload_stopping(
-    project: Project, pgdb: PgDatabase, daemons: Daemons, notify_socket: NotifySocket
-) -> None:
+def _config(project: Project, pgdb: PgDatabase, schedule: str) -> int:
+    """One environment watching ``pgdb``, a SQLite store and a free HTTP port (returned)."""
     port = free_port()
     project.write_config(
         f"""
@@ -62,9 +61,16 @@ def test_ready_watchdog_reload_stopping(
         [environments.test]
         url = "{pgdb.url}"
         roles = ["{pgdb.prefix}*"]
-        schedule = "2s"
+        schedule = "{schedule}"
         """
     )
+    return port
+
+
+def test_ready_watchdog_reload_stopping(
+    project: Project, pgdb: PgDatabase, daemons: Daemons, notify_socket: NotifySocket
+) -> None:
+    port = _config(project, pgdb, schedule="2s")
     assert project.run("baseline", "accept", "test").exit_code == 0
     d = daemons.start(
         port=port,
@@ -101,18 +107,7 @@ def test_ready_watchdog_reload_stopping(
 def test_no_watchdog_pings_without_watchdog_usec(
     project: Project, pgdb: PgDatabase, daemons: Daemons, notify_socket: NotifySocket
 ) -> None:
-    port = free_port()
-    project.write_config(
-        f"""
-        [driftd]
-        state_url = "sqlite:///state.db"
-        http_listen = "127.0.0.1:{port}"
-
-        [environments.test]
-        url = "{pgdb.url}"
-        schedule = "1h"
-        """
-    )
+    port = _config(project, pgdb, schedule="1h")
     d = daemons.start(port=port, env={"NOTIFY_SOCKET": str(notify_socket.path)})
     assert notify_socket.next(20).get("READY") == "1"
     notify_socket.sock.settimeout(1.5)
