@@ -8,6 +8,13 @@ if [ ! -e /usr/lib/postgresql/15/lib/pgaudit.so ]; then
   need+=(postgresql-15-pgaudit)  # tests/test_pgaudit_cluster.py loads it
 fi
 
+if ! command -v prometheus-alertmanager >/dev/null; then
+  need+=(prometheus-alertmanager)  # tests run two real Alertmanagers (an HA pair)
+fi
+if ! command -v promtool >/dev/null; then
+  need+=(prometheus)  # promtool check metrics on /metrics
+fi
+
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -37,10 +37,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from driftd.audit import AuditState, JsonFileAuditState, default_state_path, source
+from driftd.audit import AuditState, PollResult, source
 from driftd.audit.events import AuditEvent
+from driftd.audit.state import PollOutcome
 from driftd.config import Config
 from driftd.drift import DriftItem, iso
+from driftd.errors import first_line
 from driftd.masking import normalize
 from driftd.sqlrefs import RELATION_KINDS, Ref, Statement
 
@@ -56,7 +58,7 @@ LEVELS = {
 # Kinds that belong to the whole server: a change to them may come from any database.
 CLUSTER_KINDS = frozenset({"role", "setting", "database"})
 # Sources that see the database's own login role (and execution time).
-DB_LOG_TYPES = frozenset({"pgaudit", "pglog", "cloudwatch"})
+DB_LOG_TYPES = frozenset({"pgaudit", "pglog", "cloudwatch", "mariadb_audit"})
 
 _source_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -102,8 +104,10 @@ class Candidate:
             value = getattr(ev, key)
             if value is not None:
                 out[key] = value
-        if ev.extra.get("principal"):
-            out["principal"] = ev.extra["principal"]
+        # principal: an IAM ARN; identity_id: a hoop machine identity's id (actor is its name)
+        for key in ("principal", "identity_id"):
+            if ev.extra.get(key):
+                out[key] = ev.extra[key]
         if self.notes:
             out["notes"] = self.notes
         out.update(self.merged)
@@ -120,14 +124,17 @@ def attribute(
     since: datetime | None,
     until: datetime,
     *,
-    state: AuditState | None = None,
+    state: AuditState,
 ) -> list[str]:
     """Fill ``item.attribution`` (best first) from the environment's audit sources.
 
     With no items (a clean check) the sources are still read, so they stay
     current, and ``until`` is remembered as the start of the next window.
-    ``since`` None means: from the last clean check this state remembers,
-    else ``attribution_lookback`` before ``until``.
+    ``since`` None means: from the last clean check the state remembers,
+    else ``attribution_lookback`` before ``until``. As long as the
+    environment is not clean again, every check looks back to that same
+    start, so drift first seen before its audit record arrived (CloudWatch
+    delivery, a hoop session still running) is attributed by a later check.
 
     Returns human-readable problems (a source down, unparseable records);
     never raises for them.
@@ -138,12 +145,6 @@ def attribute(
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
     problems: list[str] = []
-    if state is None:
-        file_state = _shared_state(config)
-        if file_state.load_error:
-            problems.append(file_state.load_error)
-            file_state.load_error = None
-        state = file_state
     if since is None:
         since = last_clean(state, environment) or until - timedelta(
             seconds=float(env.attribution_lookback)
@@ -158,11 +159,6 @@ def attribute(
         item.attribution = [c.entry() for c in match(item, pools, env_db)]
     if not items:
         state.save_cursor(CLEAN_PREFIX + environment, {"at": until.isoformat()})
-    if isinstance(state, JsonFileAuditState):
-        try:
-            state.save()
-        except OSError as exc:
-            problems.append(f"cannot save audit state {state.path}: {exc.strerror}")
     return problems
 
 
@@ -173,18 +169,6 @@ def last_clean(state: AuditState, environment: str) -> datetime | None:
         return datetime.fromisoformat(str(mark["at"])) if mark else None
     except (KeyError, ValueError):
         return None
-
-
-_states: dict[str, JsonFileAuditState] = {}
-
-
-def _shared_state(config: Config) -> JsonFileAuditState:
-    """One state object per file in this process: concurrent checks share it."""
-    path = default_state_path(config)
-    with _locks_guard:
-        if str(path) not in _states:
-            _states[str(path)] = JsonFileAuditState(path)
-        return _states[str(path)]
 
 
 def _poll(
@@ -198,16 +182,36 @@ def _poll(
     slack = timedelta(seconds=float(src.settings.window_slack))
     lo, hi = window.since - slack, window.until + slack
     with _lock(name):
+        error: str | None = None
+        result = PollResult()
         try:
             result = src.poll(lo, hi, state)
         except Exception as exc:
             # A bug in one source must not cost the check; the message may quote
             # input, so only the type and the frames are logged.
-            problems.append(f"audit.{name}: internal error ({type(exc).__name__}); see --debug")
+            error = f"internal error ({type(exc).__name__}); see --debug"
+            problems.append(f"audit.{name}: {error}")
             log.debug("audit.%s failed:\n%s", name, "".join(traceback.format_tb(exc.__traceback__)))
         else:
             problems += result.summary(name)
-        return [e for e in state.events(name, lo, hi) if not e.failed]
+            if result.problems:
+                error = "; ".join(result.problems)[:1000]
+        try:
+            state.note_poll(
+                PollOutcome(
+                    name=name,
+                    type=src.settings.type,
+                    at=datetime.now(UTC),
+                    error=error,
+                    new_events=result.new_events,
+                    parse_errors=result.bad_records,
+                    last_event_at=result.last_event_at,
+                )
+            )
+            return [e for e in state.events(name, lo, hi) if not e.failed]
+        except Exception as exc:  # the state store is down: this check goes unattributed
+            problems.append(f"audit.{name}: audit state unavailable: {first_line(exc)}")
+            return None
 
 
 def _database_name(config: Config, environment: str) -> str | None:

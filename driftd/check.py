@@ -8,7 +8,10 @@ with the reason, and the other environments are still checked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from driftd import snapshot
 from driftd.config import Config
@@ -17,6 +20,9 @@ from driftd.drift import DriftItem, EnvironmentReport, Report, drift_id, sort_it
 from driftd.errors import DriftdError
 from driftd.filters import IgnoreRule, ignored
 from driftd.rules import RuleSet
+
+if TYPE_CHECKING:
+    from driftd.audit.state import AuditState
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +52,14 @@ def check_environment(
     rules: RuleSet | None = None,
     attribution: bool = True,
     for_store: bool = False,
+    audit_state: AuditState | None = None,
 ) -> EnvironmentReport:
     """Check one environment against its baseline; never raises for expected failures.
 
     ``for_store`` (the daemon) also returns the content hashes and the live
     snapshot a recorded run needs; without it nothing large outlives the call.
+    ``audit_state`` is where audit sources keep their cursors and events (the
+    state store's; without it, one is opened for this check).
     """
     rules = rules or RuleSet(config.rules)
     env = config.environment(name)
@@ -66,8 +75,11 @@ def check_environment(
 
         # Also when clean: sources keep reading in small steps and the clean time
         # starts the next window. Audit trouble is reported, never a check failure.
-        for problem in attribute(config, name, items, None, datetime.now(UTC)):
+        with _state(config, audit_state) as (state, problems):
+            problems += attribute(config, name, items, None, datetime.now(UTC), state=state)
+        for problem in problems:
             log.warning("%s: attribution: %s", name, problem)
+        rules.after_attribution(items)  # rules that read the review (e.g. hoop approvals)
     report = EnvironmentReport(name=name, status="drift" if items else "clean", drift=items)
     if for_store:
         # The hash of the very baseline diffed here (not a second read of the file).
@@ -77,9 +89,28 @@ def check_environment(
     return report
 
 
+@contextmanager
+def _state(config: Config, given: AuditState | None) -> Iterator[tuple[AuditState, list[str]]]:
+    if given is not None:
+        yield given, []
+        return
+    from driftd.audit.store_state import open_state
+
+    with open_state(config) as opened:
+        yield opened
+
+
 def check(config: Config, names: list[str], attribution: bool = True) -> Report:
     rules = RuleSet(config.rules)
-    return Report([check_environment(config, n, rules, attribution) for n in config.select(names)])
+    selected = config.select(names)
+    if not attribution or not any(config.environment(n).audit for n in selected):
+        return Report([check_environment(config, n, rules, attribution) for n in selected])
+    with _state(config, None) as (state, problems):
+        for problem in problems:
+            log.warning("attribution: %s", problem)
+        return Report(
+            [check_environment(config, n, rules, True, audit_state=state) for n in selected]
+        )
 
 
 def compare(config: Config, left: str, right: str) -> Report:

@@ -21,6 +21,8 @@ from driftd.errors import DriftdError
 from driftd.filters import dotted
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy: only the commands that use it load it
+    from driftd.audit.state import SourceHealth
+    from driftd.config import Config
     from driftd.store import Store
 
 # cli.py imports this module to register its commands: make the decorator here
@@ -95,6 +97,50 @@ def run(state: State, once: bool, log_format: str | None) -> None:
 # -- status / history / explain -----------------------------------------------------
 
 
+def _source_health(store: Store, config: Config) -> list[tuple[str, str, SourceHealth | None]]:
+    """Each configured audit source with how its last read went (None: never read)."""
+    from driftd.audit.store_state import StoreAuditState
+
+    known = {h.name: h for h in StoreAuditState(store).health()}
+    return [(name, src.type, known.get(name)) for name, src in sorted(config.audit.items())]
+
+
+def _source_json(name: str, kind: str, h: SourceHealth | None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": kind,
+        "status": "unknown" if h is None else "up" if h.up else "down",
+        "last_read_at": _iso(h.last_poll_at) if h else None,
+        "last_success_at": _iso(h.last_success_at) if h else None,
+        "last_event_at": _iso(h.last_event_at) if h else None,
+        "events_read": h.events_read if h else 0,
+        "parse_errors": h.parse_errors if h else 0,
+        "error": h.last_error if h else None,
+    }
+
+
+def _source_table(sources: list[tuple[str, str, SourceHealth | None]]) -> Table:
+    table = Table(pad_edge=False)
+    for column in ("audit source", "status", "last read", "newest event", "events", "note"):
+        table.add_column(column, overflow="fold")
+    for name, kind, h in sources:
+        if h is None:
+            table.add_row(escape(name), Text("unknown", style="dim"), "never", "", "", kind)
+            continue
+        note = h.last_error or (f"{h.parse_errors} unparseable record(s)" if h.parse_errors else "")
+        if not h.up and h.last_success_at is not None:
+            note = f"{note} (last success {_ago(h.last_success_at)})"
+        table.add_row(
+            escape(name),
+            Text("up" if h.up else "down", style="green" if h.up else "red"),
+            _ago(h.last_poll_at),
+            _ago(h.last_event_at) if h.last_event_at else "none yet",
+            str(h.events_read),
+            escape(note.splitlines()[0] if note else ""),
+        )
+    return table
+
+
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_state
@@ -109,6 +155,7 @@ def status(state: State, fmt: str) -> None:
     config = state.config
     with _store(state) as store:
         rows = repo.environment_status(store, sorted(config.environments))
+        sources = _source_health(store, config)
     if fmt == "json":
         _echo_json(
             {
@@ -120,7 +167,8 @@ def status(state: State, fmt: str) -> None:
                         "open_drift": r.open_drift,
                     }
                     for r in rows
-                ]
+                ],
+                "audit_sources": [_source_json(name, kind, h) for name, kind, h in sources],
             }
         )
     else:
@@ -144,6 +192,8 @@ def status(state: State, fmt: str) -> None:
                 escape(note.splitlines()[0] if note else ""),
             )
         console().print(table)
+        if sources:
+            console().print(_source_table(sources))
     statuses = {r.status for r in rows}
     exit_with(EXIT_ERROR if "error" in statuses else EXIT_DRIFT if "drift" in statuses else EXIT_OK)
 

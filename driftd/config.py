@@ -95,6 +95,8 @@ class Environment(_Strict):
     baseline: str | None = None
     # How far back attribution looks when there is no last clean check.
     attribution_lookback: Duration = 86400.0  # 24h
+    # How long drift first seen without an author is looked up again (late audit data).
+    late_attribution: Duration = 3600.0  # 1h
 
     @model_validator(mode="after")
     def _one_url(self) -> Environment:
@@ -149,6 +151,10 @@ class CustomRule(_Strict):
     object: str = "*"
     path: str = "*"
     change: list[Literal["added", "removed", "modified"]] = ["added", "removed", "modified"]
+    # The review of the change's best attribution (a hoop session): "approved" (an
+    # approval was given), "unreviewed" (none, pending or rejected). Matched after
+    # attribution; a change no reviewing source attributed matches neither.
+    review: Literal["approved", "unreviewed"] | None = None
     severity: Severity
 
 

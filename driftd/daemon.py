@@ -30,6 +30,9 @@ from typing import Any
 
 from driftd.alerts import lifecycle, outbox
 from driftd.alerts import metrics as alert_metrics
+from driftd.audit import default_state_path
+from driftd.audit.state import AuditState
+from driftd.audit.store_state import StoreAuditState, import_json_state
 from driftd.check import check_environment
 from driftd.config import Config, Environment, load
 from driftd.drift import EnvironmentReport, Report
@@ -89,8 +92,11 @@ class Checker:
         abandon: threading.Event | None = None,
         on_store: Callable[[str | None], None] = lambda problem: None,
         hooks: Sequence[repo.RunHook] = (),
+        audit_state: AuditState | None = None,
     ) -> None:
         self.store = store
+        # Audit cursors and events live in the store, shared by the whole fleet.
+        self.audit_state = audit_state or StoreAuditState(store)
         self.hooks = hooks
         self.daemon_id = daemon_id
         self.metrics = metrics
@@ -133,6 +139,7 @@ class Checker:
                 daemon=self.daemon_id,
                 baseline_hash=report.baseline_hash,
                 hooks=self.hooks,
+                late_attribution=float(config.environment(name).late_attribution),
             )
         except Exception as exc:
             problem = first_line(exc)
@@ -175,7 +182,9 @@ class Checker:
 
         def target() -> None:
             try:
-                box["report"] = check_environment(config, name, rules, for_store=True)
+                box["report"] = check_environment(
+                    config, name, rules, for_store=True, audit_state=self.audit_state
+                )
             except Exception as exc:  # a bug, or an error the collector did not wrap
                 log.exception("%s: check crashed", name, extra={"environment": name})
                 crashed.set()
@@ -205,9 +214,21 @@ def _error(name: str, message: str) -> EnvironmentReport:
     return EnvironmentReport(name=name, status="error", error=message)
 
 
+def _import_audit_state(store: Store, config: Config) -> None:
+    """Move a JSON audit state of driftd 0.1 into the store (once; never fatal)."""
+    try:
+        note = import_json_state(StoreAuditState(store), default_state_path(config))
+    except Exception as exc:
+        log.warning("could not import the old audit state file: %s", first_line(exc))
+        return
+    if note:
+        log.info("%s", note)
+
+
 def run_once(config: Config) -> Report:
     """``driftd run --once``: check every environment once, record, and report."""
     store = open_store(config, migrate=True, pool_size=config.driftd.max_concurrent_checks + 1)
+    _import_audit_state(store, config)
     rules = RuleSet(config.rules)
     checker = Checker(
         store,
@@ -301,8 +322,10 @@ class Daemon(SchedulerEvents):
         section = config.driftd
         self.store = open_store(config, migrate=True, pool_size=section.max_concurrent_checks + 3)
         log.info("state store ready", extra={"store": self.store.display_url})
+        _import_audit_state(self.store, config)
         self.leases = for_store(self.store, self.daemon_id, float(section.lease_duration))
         self.metrics.track(config.environments)
+        self.metrics.track_sources(config.audit)
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(time.time())
         self.metrics.registry.register(alert_metrics.SENT)
@@ -327,6 +350,7 @@ class Daemon(SchedulerEvents):
             self._abandon,
             self._set_store_problem,
             self.run_hooks,
+            audit_state=StoreAuditState(self.store, on_poll=self.metrics.audit_polled),
         )
         self._lease_tick()
         self.scheduler = Scheduler(self._job, section.max_concurrent_checks, self)
@@ -507,6 +531,7 @@ class Daemon(SchedulerEvents):
         assert self.scheduler is not None and self.store is not None
         added, removed, changed = self.scheduler.reconcile(plans)
         self.metrics.track(new.environments)
+        self.metrics.track_sources(new.audit)
         alert_metrics.init(new.alerts)
         for name in removed:
             self._results.pop(name, None)

@@ -29,3 +29,10 @@ class CollectError(DriftdError):
 
 class BaselineError(DriftdError):
     """A baseline file is missing or unreadable."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The useful first line of a driver error (SQLAlchemy appends SQL and links)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(exc).__name__

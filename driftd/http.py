@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -31,6 +31,9 @@ from prometheus_client import (
 from driftd import __version__
 from driftd.config import SEVERITIES
 from driftd.errors import DriftdError
+
+if TYPE_CHECKING:
+    from driftd.audit.state import PollOutcome, SourceHealth
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,40 @@ class Metrics:
             "When the configuration was last loaded successfully.",
             registry=r,
         )
+        src = ["source"]
+        self.audit_up = Gauge(
+            "driftd_audit_source_up",
+            "1 if the last read of the audit source worked, else 0.",
+            src,
+            registry=r,
+        )
+        self.audit_last_success = Gauge(
+            "driftd_audit_last_success_timestamp_seconds",
+            "When the audit source was last read successfully; "
+            "time() minus this is how far behind it is.",
+            src,
+            registry=r,
+        )
+        self.audit_last_event = Gauge(
+            "driftd_audit_last_event_timestamp_seconds",
+            "Time of the newest schema-changing audit event read from the source.",
+            src,
+            registry=r,
+        )
+        self.audit_events = Counter(
+            "driftd_audit_events_total",
+            "Schema-changing audit events read from the source.",
+            src,
+            registry=r,
+        )
+        self.audit_parse_errors = Counter(
+            "driftd_audit_parse_errors_total",
+            "Audit records that could not be parsed (skipped, counted, never fatal).",
+            src,
+            registry=r,
+        )
         self._envs: set[str] = set()
+        self._sources: set[str] = set()
 
     def track(self, environments: Iterable[str]) -> None:
         """Create the series of new environments and drop those of removed ones."""
@@ -134,6 +170,36 @@ class Metrics:
             for severity in SEVERITIES:
                 _remove(self.drift_open, name, severity)
         self._envs = wanted
+
+    def track_sources(self, sources: Iterable[str]) -> None:
+        """Create the series of new audit sources and drop those of removed ones."""
+        wanted = set(sources)
+        per_source = (
+            self.audit_up,
+            self.audit_last_success,
+            self.audit_last_event,
+            self.audit_events,
+            self.audit_parse_errors,
+        )
+        for name in wanted - self._sources:
+            for metric in per_source:
+                metric.labels(name)
+        for name in self._sources - wanted:
+            for metric in per_source:
+                _remove(metric, name)
+        self._sources = wanted
+
+    def audit_polled(self, health: SourceHealth, poll: PollOutcome) -> None:
+        """A :data:`driftd.audit.state.HealthListener`: one read of one source."""
+        if health.name not in self._sources:
+            return
+        self.audit_up.labels(health.name).set(1 if health.up else 0)
+        if health.last_success_at is not None:
+            self.audit_last_success.labels(health.name).set(health.last_success_at.timestamp())
+        if health.last_event_at is not None:
+            self.audit_last_event.labels(health.name).set(health.last_event_at.timestamp())
+        self.audit_events.labels(health.name).inc(poll.new_events)
+        self.audit_parse_errors.labels(health.name).inc(poll.parse_errors)
 
     def set_open(self, environment: str, counts: dict[str, int]) -> None:
         if environment not in self._envs:

@@ -91,7 +91,41 @@ def attribution_lines(entry: dict[str, Any]) -> list[str]:
     lines = [line]
     if entry.get("statement"):
         lines.append("  " + " ".join(str(entry["statement"]).split()))
+    review = review_text(entry.get("review"))
+    if review:
+        lines.append(f"  review: {review}")
     return lines
+
+
+def review_text(review: Any) -> str | None:
+    """A session's approval as on-call reads it: ``approved by carol@example.com at
+    2026-11-22T09:50:00Z`` or ``not reviewed``; None when the source knows no reviews."""
+    if not isinstance(review, dict):
+        return None
+    status = str(review.get("status") or "unknown").lower()
+    if status in ("approved", "revoked", "processing", "executed"):
+        text = "approved"
+        by = review.get("approved_by")
+        if isinstance(by, list) and by:
+            text += " by " + ", ".join(str(b) for b in by)
+        elif isinstance(by, str) and by:
+            text += f" by {by}"
+        if review.get("approved_at"):
+            text += f" at {review['approved_at']}"
+        if status == "revoked":
+            text += ", access revoked"
+            if review.get("revoked_at"):
+                text += f" at {review['revoked_at']}"
+        return text
+    if status in ("unreviewed", "none"):
+        return "not reviewed"
+    if status == "rejected":
+        by = review.get("rejected_by")
+        who = f" by {', '.join(map(str, by))}" if isinstance(by, list) and by else ""
+        return f"not approved (rejected{who})"
+    if status == "pending":
+        return "not approved (review pending)"
+    return f"not approved (review status {status})"
 
 
 def describe(item: DriftItem) -> str:

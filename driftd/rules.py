@@ -6,6 +6,11 @@ item's severity is the highest of the rules that match it; an item no rule
 matches is a plain ``schema-change`` (medium). ``[[rules.custom]]`` rules
 match on object glob, path glob and change; when any custom rule matches,
 the custom rules alone decide (so a team can also lower a severity).
+
+Rules may also read the review of an item's best attribution (a hoop session's
+approval): the built-in ``unreviewed-access-change`` and the custom rules'
+``review`` key. They can only match once the item is attributed, so the check
+rates its items again after attribution (``RuleSet.after_attribution``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftd.config import Rules as RulesConfig
-from driftd.drift import SEVERITY_ORDER, DriftItem
+from driftd.drift import SEVERITY_ORDER, DriftItem, sort_items
 from driftd.filters import dotted
 
 Predicate = Callable[[DriftItem], bool]
@@ -29,6 +34,9 @@ PUBLIC_DEFAULTS: dict[str, frozenset[str]] = {
     "database": frozenset({"CONNECT", "TEMPORARY"}),
 }
 SECURITY_ATTRIBUTES = ("superuser", "bypassrls", "replication")
+# Review statuses (driftd.audit.hoop) under which an approval was given before the
+# session ran; the hoop names are accepted too (events cached by older versions).
+APPROVED_REVIEWS = frozenset({"approved", "revoked", "processing", "executed"})
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,34 @@ def _comment_changed(item: DriftItem) -> bool:
     return bool(item.path) and item.path[-1] == "comment"
 
 
+def best_review(item: DriftItem) -> dict[str, Any] | None:
+    """The review of the item's best attribution, when its source knows reviews (hoop)."""
+    if not item.attribution:
+        return None
+    review = item.attribution[0].get("review")
+    return review if isinstance(review, dict) else None
+
+
+def review_approved(review: dict[str, Any]) -> bool:
+    return str(review.get("status") or "").lower() in APPROVED_REVIEWS
+
+
+def _review_matches(item: DriftItem, wanted: str) -> bool:
+    review = best_review(item)
+    if review is None:
+        return False
+    return review_approved(review) == (wanted == "approved")
+
+
+def _access_change(item: DriftItem) -> bool:
+    return _grant_changed(item) or _grant_to_public(item) or _role_changed(item)
+
+
+def _unreviewed_access_change(item: DriftItem) -> bool:
+    review = best_review(item)
+    return review is not None and not review_approved(review) and _access_change(item)
+
+
 def _setting_changed(item: DriftItem) -> bool:
     return item.kind == "setting" or _field(item) in ("settings", "config", "role_settings")
 
@@ -177,6 +213,12 @@ BUILTIN: tuple[Rule, ...] = (
         "a role may now stream the whole cluster",
     ),
     Rule("grant-to-public", "critical", _grant_to_public, "PUBLIC (every role) gained a privilege"),
+    Rule(
+        "unreviewed-access-change",
+        "critical",
+        _unreviewed_access_change,
+        "a grant or role change made through a hoop session nobody approved",
+    ),
     Rule(
         "rls-disabled",
         "critical",
@@ -244,6 +286,7 @@ class RuleSet:
             (r.name, r.severity)
             for r in self.custom
             if item.change in r.change
+            and (r.review is None or _review_matches(item, r.review))
             and fnmatch.fnmatchcase(item.object, r.object)
             and (
                 r.path == "*"
@@ -257,3 +300,10 @@ class RuleSet:
         matched.sort(key=lambda m: SEVERITY_ORDER[m[1]])
         item.severity = matched[0][1]
         item.rules = [name for name, _ in matched]
+
+    def after_attribution(self, items: list[DriftItem]) -> None:
+        """Rate ``items`` again now that they carry their attribution (the rules that
+        read the review match only then), and keep them most severe first."""
+        for item in items:
+            self.apply(item)
+        items[:] = sort_items(items)

@@ -28,8 +28,9 @@ MAX_STATEMENT_CHARS = 100_000
 MAX_NESTING = 200
 MAX_STATEMENTS = 500
 
-# Relations share one namespace per schema, so a ref to one matches any of these.
-RELATION_KINDS = frozenset({"table", "view", "materialized_view", "sequence", "foreign_table"})
+# Relations share one namespace per schema, so a ref to one matches any of these
+# (the kinds the collectors emit: a PostgreSQL foreign table is a ``table:``).
+RELATION_KINDS = frozenset({"table", "view", "materialized_view", "sequence"})
 
 # sqlglot logs the unsupported statement verbatim: that would put literals in logs.
 logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
@@ -814,6 +815,8 @@ def _string_literal(expr: str) -> str | None:
 
 # -- other dialects (sqlglot) -----------------------------------------------------
 
+MYSQL_DIALECTS = frozenset({"mysql", "mariadb"})
+
 
 def _analyze_other(sql: str, dialect: str) -> tuple[list[Statement], int]:
     if _too_big(sql):
@@ -822,30 +825,39 @@ def _analyze_other(sql: str, dialect: str) -> tuple[list[Statement], int]:
     from sqlglot import exp
     from sqlglot.errors import ErrorLevel
 
+    mysql = dialect in MYSQL_DIALECTS
     read = {"mariadb": "mysql", "sqlserver": "tsql"}.get(dialect, dialect)
     try:
         trees = sqlglot.parse(sql, read=read, error_level=ErrorLevel.RAISE)
     except Exception:
+        if mysql:
+            return _mysql_fallback(sql, dialect)
         return _unparsed(sql, dialect)
     out: list[Statement] = []
     errors = 0
-    for tree in trees[:MAX_STATEMENTS]:
-        if tree is None:
-            continue
+    parsed = [t for t in trees if t is not None]
+    for tree in parsed[:MAX_STATEMENTS]:
         raw = tree.sql(dialect=read)
-        text = mask(raw, dialect)
-        if not looks_like_ddl(text):
+        if mysql and len(parsed) == 1:
+            raw = sql.strip().rstrip(";")  # keep what the person typed (masked below)
+        text = mask(_account_names(raw) if mysql else raw, dialect)
+        if not looks_like_ddl(text) and not (mysql and _MYSQL_SET_ROLE.match(text)):
             continue
         st = Statement(text=text, command=command_of(text))
+        if mysql and isinstance(tree, exp.TruncateTable):
+            continue  # data only
         if isinstance(tree, exp.Command):
-            st.parsed = False
-            errors += 1
+            if not (mysql and _mysql_command(raw, st)):
+                st.parsed = False
+                st.refs = []
+                errors += 1
         elif isinstance(tree, exp.Create | exp.Drop):
-            _glot_create_drop(tree, st, exp)
+            _glot_create_drop(tree, st, exp, mysql)
         elif isinstance(tree, exp.Alter):
-            _glot_alter(tree, st, exp)
+            _glot_alter(tree, st, exp, mysql)
         else:
             st.dynamic = True
+        st.refs = list(dict.fromkeys(st.refs))
         out.append(st)
     return out, errors
 
@@ -868,11 +880,24 @@ _GLOT_KINDS = {
     "USER": "role",
     "ROLE": "role",
 }
+# MySQL/MariaDB: a database *is* the schema, and the collector (driftd.collect.generic)
+# emits it as ``database:<name>``; CREATE SCHEMA is a synonym of CREATE DATABASE.
+_MYSQL_GLOT_KINDS = {**_GLOT_KINDS, "SCHEMA": "database", "DATABASE": "database"}
 
 
-def _glot_create_drop(tree: Any, st: Statement, exp: Any) -> None:
-    kind = _GLOT_KINDS.get(str(tree.args.get("kind") or "").upper())
+def _glot_create_drop(tree: Any, st: Statement, exp: Any, mysql: bool = False) -> None:
+    kinds = _MYSQL_GLOT_KINDS if mysql else _GLOT_KINDS
+    word = str(tree.args.get("kind") or "").upper()
+    kind = kinds.get(word)
     action = "drop" if isinstance(tree, exp.Drop) else "create"
+    if action == "create" and tree.args.get("replace"):
+        action = "replace"
+    if mysql and word == "TRIGGER" and action == "drop":
+        # DROP TRIGGER names the trigger, not its table: any table of that database.
+        for target in tree.args.get("tables") or [tree.this]:
+            schema = f"{target.db}." if getattr(target, "db", None) else ""
+            st.refs.append(Ref("relation", schema + "*", ("triggers", target.name), "drop"))
+        return
     if kind is None:
         st.dynamic = True
         return
@@ -881,26 +906,47 @@ def _glot_create_drop(tree: Any, st: Statement, exp: Any) -> None:
         table = index.args.get("table")
         if table is not None:
             tname, q = _glot_table(table)
-            st.refs.append(Ref("relation", tname, ("indexes", index.name), "create", q))
+            # MySQL reports a unique index once, as a constraint (see the collector).
+            part = "constraints" if mysql and tree.args.get("unique") else "indexes"
+            st.refs.append(Ref("relation", tname, (part, index.name), "create", q))
+            return
+    if mysql and kind == "index" and action == "drop":
+        on = tree.args.get("cluster")
+        table = getattr(on, "this", None)
+        if isinstance(table, exp.Table):
+            tname, q = _glot_table(table)
+            for target in tree.args.get("tables") or [tree.this]:
+                for part in ("indexes", "constraints"):
+                    st.refs.append(Ref("relation", tname, (part, target.name), "drop", q))
             return
     targets = tree.args.get("tables") or [tree.this]
     for target in targets:
         t = target.this if isinstance(target, exp.Schema) else target
-        if isinstance(t, exp.Table):
+        if isinstance(t, exp.Table) and kind == "database":
+            tname, q = str(t.name or t.db), True  # CREATE SCHEMA x parses x as a "db"
+        elif isinstance(t, exp.Table):
             tname, q = _glot_table(t)
         elif isinstance(t, exp.UserDefinedFunction):
             tname, q = _glot_table(t.this) if isinstance(t.this, exp.Table) else (t.name, False)
         else:
-            tname, q = (t.name if t is not None else "*"), kind in ("schema", "role")
-        st.refs.append(Ref(kind, tname, (), action, q))
+            tname, q = (t.name if t is not None else "*"), kind in ("schema", "role", "database")
+        st.refs.append(Ref(kind, tname, (), action, q or kind == "database"))
 
 
-def _glot_alter(tree: Any, st: Statement, exp: Any) -> None:
+def _glot_alter(tree: Any, st: Statement, exp: Any, mysql: bool = False) -> None:
     if not isinstance(tree.this, exp.Table):
         st.dynamic = True
         return
     tname, q = _glot_table(tree.this)
-    for action in tree.args.get("actions") or []:
+    actions = tree.args.get("actions") or []
+    options = tree.args.get("options") or []
+    for option in options:  # MySQL table options: ENGINE=, COMMENT=, CHARSET=, ...
+        name = type(option).__name__
+        path = ("comment",) if "Comment" in name else ("options",)
+        st.refs.append(Ref("relation", tname, path if mysql else (), "alter", q))
+    if not actions and not options:
+        st.refs.append(Ref("relation", tname, (), "alter", q))
+    for action in actions:
         if isinstance(action, exp.ColumnDef):
             st.refs.append(Ref("relation", tname, ("columns", action.name), "create", q))
         elif isinstance(action, exp.Drop) and str(action.args.get("kind", "")).upper() == "COLUMN":
@@ -913,5 +959,489 @@ def _glot_alter(tree: Any, st: Statement, exp: Any) -> None:
             st.refs.append(Ref("relation", tname, ("columns", old.name), "drop", q))
             if new is not None:
                 st.refs.append(Ref("relation", tname, ("columns", new.name), "create", q))
+        elif mysql and _mysql_alter_action(action, tname, q, st, exp):
+            pass
         else:
             st.refs.append(Ref("relation", tname, (), "alter", q))
+
+
+def _mysql_alter_action(action: Any, tname: str, q: bool, st: Statement, exp: Any) -> bool:
+    """ALTER TABLE sub-commands the way the MySQL collector lays the table out:
+    unique and primary keys and foreign keys under ``constraints``, plain keys under
+    ``indexes``. False when the action is not one of these."""
+    add = st.refs.append
+    if isinstance(action, exp.ModifyColumn):  # MODIFY c ... / CHANGE old new ...
+        new_name = action.this.name if action.this is not None else ""
+        old = action.args.get("rename_from")
+        old_name = old.name if old is not None else new_name
+        if old_name != new_name:
+            add(Ref("relation", tname, ("columns", old_name), "drop", q))
+            add(Ref("relation", tname, ("columns", new_name), "create", q))
+        else:
+            add(Ref("relation", tname, ("columns", new_name), "alter", q))
+        return True
+    if isinstance(action, exp.AddConstraint):
+        for con in action.expressions or [action.this]:
+            text = con.sql("mysql").upper() if con is not None else ""
+            name = _mysql_constraint_name(con, exp)
+            if re.match(r"(?:ADD\s+)?(?:INDEX|KEY|FULLTEXT|SPATIAL)\b", text):
+                add(
+                    Ref("relation", tname, ("indexes", name) if name else ("indexes",), "create", q)
+                )
+            elif "PRIMARY KEY" in text:
+                add(Ref("relation", tname, ("constraints", "PRIMARY"), "create", q))
+            else:
+                path = ("constraints", name) if name else ("constraints",)
+                add(Ref("relation", tname, path, "create", q))
+        return True
+    if isinstance(action, exp.DropPrimaryKey):
+        add(Ref("relation", tname, ("constraints", "PRIMARY"), "drop", q))
+        return True
+    if isinstance(action, exp.Drop):
+        kind = str(action.args.get("kind", "")).upper()
+        for target in action.args.get("tables") or [action.this]:
+            name = getattr(target, "name", None)
+            if not name:
+                continue
+            if kind in ("INDEX", "KEY"):
+                # A unique key is a constraint in the snapshot, a plain one an index.
+                add(Ref("relation", tname, ("indexes", name), "drop", q))
+                add(Ref("relation", tname, ("constraints", name), "drop", q))
+            elif kind in ("FOREIGN KEY", "CONSTRAINT", "CHECK"):
+                add(Ref("relation", tname, ("constraints", name), "drop", q))
+            else:
+                return False
+        return True
+    if isinstance(action, exp.AlterRename):
+        new = action.this
+        if isinstance(new, exp.Table):
+            nname, nq = _glot_table(new)
+            if not nq and q:
+                nname = tname.rsplit(".", 1)[0] + "." + nname
+                nq = True
+            add(Ref("relation", tname, (), "drop", q))
+            add(Ref("relation", nname, (), "create", nq))
+            return True
+    return False
+
+
+def _mysql_constraint_name(con: Any, exp: Any) -> str | None:
+    if con is None:
+        return None
+    name = con.this
+    if isinstance(name, exp.Schema):  # UNIQUE KEY uq (a): the name sits on the column list
+        name = name.this
+    return str(name.name) if isinstance(name, exp.Identifier | exp.Var) else None
+
+
+# -- MySQL / MariaDB statements sqlglot leaves as a Command ---------------------------
+#
+# Accounts, roles and privileges (CREATE/ALTER/DROP/RENAME USER, CREATE/DROP ROLE,
+# GRANT, REVOKE, SET DEFAULT ROLE), RENAME TABLE, ALTER DATABASE and CREATE TRIGGER
+# are read from their tokens, named the way driftd.collect.generic keys them:
+# accounts ``role:user@host`` (a MariaDB role: ``role:name``), global and database
+# privileges on the grantee (``("grants", "*.*")``, ``("grants", "db.*")``), table
+# privileges on the table (``("grants", grantee)``), column privileges under
+# ``("column_grants", column, grantee)``, role membership under ``("member_of", role)``.
+
+_MYSQL_TOKEN = re.compile(
+    r"""\s+|--[^\n]*|\#[^\n]*|/\*.*?(?:\*/|$)"""  # space and comments (skipped)
+    r"""|(?P<s>'(?:[^'\\]|\\.|'')*(?:'|$)|"(?:[^"\\]|\\.|"")*(?:"|$))"""
+    r"""|(?P<b>`(?:[^`]|``)*(?:`|$))"""
+    r"""|(?P<w>[A-Za-z0-9_$\u0080-\U0010ffff]+)"""
+    r"""|(?P<p>.)""",
+    re.S,
+)
+_MYSQL_SET_ROLE = re.compile(r"(?i)\s*SET\s+DEFAULT\s+ROLE\b")
+_UNQUOTE = {"'": "'", '"': '"', "`": "`"}
+
+
+@dataclass
+class _Tok:
+    kind: str  # "s" string, "b" backtick identifier, "w" word, "p" punctuation
+    text: str  # the value (unquoted)
+
+    @property
+    def up(self) -> str:
+        return self.text.upper() if self.kind == "w" else ""
+
+
+def _mysql_tokens(sql: str) -> list[_Tok]:
+    out: list[_Tok] = []
+    for m in _MYSQL_TOKEN.finditer(sql):
+        kind = m.lastgroup
+        if kind is None:
+            continue
+        value = m.group(kind)
+        if kind in ("s", "b"):
+            quote = value[0]
+            body = value[1:-1] if len(value) > 1 and value.endswith(quote) else value[1:]
+            body = body.replace(quote * 2, quote)
+            if kind == "s":
+                body = re.sub(r"\\(.)", r"\1", body, flags=re.S)
+            value = body
+        out.append(_Tok(kind, value))
+    return out
+
+
+class _Cursor:
+    def __init__(self, toks: list[_Tok]) -> None:
+        self.toks = toks
+        self.i = 0
+
+    def peek(self, ahead: int = 0) -> _Tok | None:
+        j = self.i + ahead
+        return self.toks[j] if j < len(self.toks) else None
+
+    def word(self, *words: str) -> bool:
+        """Consume the keywords ``words`` when they come next."""
+        for n, w in enumerate(words):
+            tok = self.peek(n)
+            if tok is None or tok.up != w:
+                return False
+        self.i += len(words)
+        return True
+
+    def punct(self, char: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok.kind == "p" and tok.text == char:
+            self.i += 1
+            return True
+        return False
+
+    def name(self) -> str | None:
+        tok = self.peek()
+        if tok is None or tok.kind == "p":
+            return None
+        self.i += 1
+        return tok.text
+
+    def skip_to(self, *stops: str) -> None:
+        """Skip up to the next top-level ``,`` or one of the ``stops`` keywords."""
+        depth = 0
+        while (tok := self.peek()) is not None:
+            if tok.kind == "p" and tok.text == "(":
+                depth += 1
+            elif tok.kind == "p" and tok.text == ")":
+                depth -= 1
+            elif depth <= 0 and ((tok.kind == "p" and tok.text in (",", ";")) or tok.up in stops):
+                return
+            self.i += 1
+
+
+def _account(cur: _Cursor, default_host: str | None) -> list[str]:
+    """Snapshot names for one account: ``user@host``; a name without a host is a
+    MariaDB role (``name``) or a user at ``%``: ``default_host`` None means either."""
+    if cur.word("CURRENT_USER") or cur.word("CURRENT_ROLE"):
+        if cur.punct("("):
+            cur.punct(")")
+        return ["*"]
+    if cur.word("PUBLIC"):
+        return ["PUBLIC"]
+    user = cur.name()
+    if user is None:
+        return []
+    host: str | None = None
+    tok = cur.peek()
+    if tok is not None and tok.kind == "p" and tok.text == "@":
+        cur.i += 1
+        host = cur.name() or ""
+    elif tok is not None and tok.kind == "w" and tok.text.startswith("@"):
+        cur.i += 1
+        host = tok.text[1:]
+    if host is not None:
+        return [f"{user}@{host}" if host else user]
+    if default_host is None:
+        return [user, f"{user}@%"]
+    return [f"{user}@{default_host}" if default_host else user]
+
+
+def _accounts(cur: _Cursor, default_host: str | None, *stops: str) -> list[list[str]]:
+    out = []
+    while cur.peek() is not None:
+        names = _account(cur, default_host)
+        if names:
+            out.append(names)
+        cur.skip_to(*stops)
+        if not cur.punct(","):
+            break
+    return out
+
+
+_QUOTED_ACCOUNT = re.compile(
+    r"""(?:'((?:[^'\\]|\\.|'')*)'|([A-Za-z0-9_$]+))\s*@\s*'((?:[^'\\]|\\.|'')*)'"""
+    r"""|'((?:[^'\\]|\\.|'')*)'\s*@\s*([A-Za-z0-9_$.%-]+)"""
+)
+
+
+def _account_names(sql: str) -> str:
+    """Account names quoted as strings (``'app'@'%'``) written with backticks instead.
+
+    An account name is an identifier, not data: masking must not turn it into
+    ``?@?``. Clients (and the server_audit log) usually quote it as a string.
+    """
+
+    def tick(text: str) -> str:
+        return "`" + text.replace("''", "'").replace("`", "``") + "`"
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group(3) is not None:
+            user = tick(m.group(1)) if m.group(1) is not None else m.group(2)
+            return f"{user}@{tick(m.group(3))}"
+        return f"{tick(m.group(4))}@{m.group(5)}"
+
+    if "@" not in sql or "\\" in sql:
+        return sql  # backslash escapes: leave the text as it is, masking handles it
+    return _QUOTED_ACCOUNT.sub(repl, sql)
+
+
+def _mysql_fallback(sql: str, dialect: str) -> tuple[list[Statement], int]:
+    """A MySQL statement sqlglot cannot parse: read it from its tokens if we can."""
+    text = mask(_account_names(sql.strip().rstrip(";")), dialect)
+    if not text.strip() or not (looks_like_ddl(text) or _MYSQL_SET_ROLE.match(text)):
+        return [], 1 if text.strip() else 0
+    st = Statement(text=text, command=command_of(text))
+    if _mysql_command(sql, st):
+        st.refs = list(dict.fromkeys(st.refs))
+        return [st], 0
+    return _unparsed(sql, dialect)
+
+
+def _mysql_command(sql: str, st: Statement) -> bool:
+    """Fill ``st.refs`` for the statements above; False when this is not one of them."""
+    cur = _Cursor(_mysql_tokens(sql[:MAX_STATEMENT_CHARS]))
+    add = st.refs.append
+    if cur.word("CREATE") or cur.word("ALTER") or cur.word("DROP") or cur.word("RENAME"):
+        verb = cur.toks[0].up
+        cur.word("OR", "REPLACE")
+        while cur.word("DEFINER"):  # CREATE DEFINER = user TRIGGER ...
+            cur.punct("=")
+            _account(cur, "%")
+        if cur.word("USER") or cur.word("ROLE"):
+            role = cur.toks[cur.i - 1].up == "ROLE"
+            cur.word("IF", "NOT", "EXISTS") or cur.word("IF", "EXISTS")
+            host = "" if role else "%"
+            if verb == "RENAME":
+                while cur.peek() is not None:
+                    old = _account(cur, host)
+                    cur.word("TO")
+                    new = _account(cur, host)
+                    for name in old:
+                        add(Ref("role", name, (), "drop"))
+                    for name in new:
+                        add(Ref("role", name, (), "create"))
+                    cur.skip_to()
+                    if not cur.punct(","):
+                        break
+                return True
+            action = {"CREATE": "create", "DROP": "drop"}.get(verb, "alter")
+            if action == "alter":
+                paths = _mysql_user_paths(sql)
+                for names in _accounts(cur, host, "IDENTIFIED", "REQUIRE", "WITH", "ACCOUNT"):
+                    for name in names:
+                        for path in paths:
+                            add(Ref("role", name, path, "alter"))
+                return True
+            stops = ("IDENTIFIED", "REQUIRE", "WITH", "ACCOUNT", "PASSWORD")
+            for names in _accounts(cur, host, *stops):
+                for name in names:
+                    add(Ref("role", name, (), action))
+            return True
+        if verb == "RENAME" and (cur.word("TABLE") or cur.word("TABLES")):
+            while cur.peek() is not None:
+                src = _mysql_table(cur)
+                cur.word("TO")
+                dst = _mysql_table(cur)
+                if src:
+                    add(Ref("relation", src[0], (), "drop", src[1]))
+                if dst:
+                    add(Ref("relation", dst[0], (), "create", dst[1]))
+                cur.skip_to()
+                if not cur.punct(","):
+                    break
+            return bool(st.refs)
+        if verb == "ALTER" and (cur.word("DATABASE") or cur.word("SCHEMA")):
+            db: str | None = None
+            tok = cur.peek()
+            if tok is not None and tok.up not in _DB_OPTIONS and tok.kind != "p":
+                db = cur.name()
+            paths = _mysql_database_paths(cur)
+            for path in paths or [()]:
+                # No name: the session's current database (qualified=False).
+                add(Ref("database", db or "*", path, "alter", db is not None))
+            return True
+        if verb == "CREATE" and cur.word("TRIGGER"):
+            cur.word("IF", "NOT", "EXISTS")
+            trigger = _mysql_table(cur)
+            while (tok := cur.peek()) is not None and tok.up != "ON":
+                cur.i += 1
+            if trigger and cur.word("ON"):
+                table = _mysql_table(cur)
+                if table:
+                    tname = trigger[0].rsplit(".", 1)[-1]
+                    add(Ref("relation", table[0], ("triggers", tname), "create", table[1]))
+                    return True
+        return False
+    if cur.word("GRANT") or cur.word("REVOKE"):
+        _mysql_grant(cur, st)
+        return True
+    if cur.word("SET", "DEFAULT", "ROLE"):
+        cur.skip_to("FOR")
+        if cur.word("FOR"):
+            for name in _account(cur, None):
+                add(Ref("role", name, ("default_role",), "alter"))
+        else:
+            add(Ref("role", "*", ("default_role",), "alter"))
+        return True
+    return False
+
+
+_DB_OPTIONS = frozenset(
+    {"DEFAULT", "CHARACTER", "CHARSET", "COLLATE", "COMMENT", "UPGRADE", "READ", "ENCRYPTION"}
+)
+
+
+def _mysql_database_paths(cur: _Cursor) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
+    while (tok := cur.peek()) is not None:
+        cur.i += 1
+        if tok.up in ("CHARACTER", "CHARSET", "COLLATE"):
+            # Either one sets both: a character set brings its default collation.
+            paths += [("charset",), ("collation",)]
+        elif tok.up == "COMMENT":
+            paths.append(("comment",))
+    return list(dict.fromkeys(paths))
+
+
+def _mysql_user_paths(sql: str) -> list[tuple[str, ...]]:
+    """What ALTER USER changes, as role paths (empty: something we do not model)."""
+    upper = " ".join(re.findall(r"[A-Za-z_]+", sql.upper()))
+    paths: list[tuple[str, ...]] = []
+    if "ACCOUNT LOCK" in upper or "ACCOUNT UNLOCK" in upper:
+        paths += [("account_locked",), ("login",)]
+    if "PASSWORD EXPIRE" in upper:
+        paths.append(("password_expired",))
+    if "MAX_USER_CONNECTIONS" in upper:
+        paths.append(("connection_limit",))
+    if re.search(r"\bIDENTIFIED (?:VIA|WITH)\b", upper):
+        paths.append(("auth_plugin",))
+    return paths or [()]
+
+
+def _mysql_table(cur: _Cursor) -> tuple[str, bool] | None:
+    first = cur.name()
+    if first is None:
+        return None
+    if cur.punct("."):
+        second = cur.name()
+        return (f"{first}.{second}", True) if second else (first, False)
+    return first, False
+
+
+def _mysql_grant(cur: _Cursor, st: Statement) -> None:
+    """GRANT/REVOKE: privileges on a level, or roles (MariaDB) to accounts."""
+    act = "grant" if cur.toks[0].up == "GRANT" else "revoke"
+    add = st.refs.append
+    # Privileges up to ON (with column lists); none means a role grant.
+    privileges_end = None
+    depth = 0
+    columns: list[str] = []
+    for j, tok in enumerate(cur.toks):
+        if tok.kind == "p" and tok.text == "(":
+            depth += 1
+        elif tok.kind == "p" and tok.text == ")":
+            depth -= 1
+        elif depth > 0 and tok.kind in ("w", "b") and j > 0:
+            columns.append(tok.text)
+        elif depth == 0 and tok.up == "ON":
+            privileges_end = j
+            break
+        elif depth == 0 and tok.up in ("TO", "FROM"):
+            break
+    if privileges_end is None:  # GRANT role TO acct / REVOKE role FROM acct / REVOKE ALL ... FROM
+        words = [t.up for t in cur.toks[1:4]]
+        if words[:1] == ["ALL"]:  # REVOKE ALL PRIVILEGES, GRANT OPTION FROM user
+            while (nxt := cur.peek()) is not None and nxt.up != "FROM":
+                cur.i += 1
+            cur.word("FROM")
+            for names in _accounts(cur, None):
+                for account in names:
+                    add(Ref("role", account, ("grants",), act))
+                    add(Ref("relation", "*", ("grants", account), act))
+                    add(Ref("relation", "*", ("column_grants",), act))
+            return
+        roles: list[str] = []
+        cur.word("ADMIN", "OPTION", "FOR")
+        while (nxt := cur.peek()) is not None and nxt.up not in ("TO", "FROM"):
+            if nxt.kind != "p":
+                roles.append(nxt.text)
+            cur.i += 1
+        cur.word("TO") or cur.word("FROM")
+        for names in _accounts(cur, None, "WITH"):
+            for account in names:
+                for role in roles:
+                    add(Ref("role", account, ("member_of", role), act))
+        if not roles:
+            st.dynamic = True
+        return
+    cur.i = privileges_end + 1
+    if cur.word("PROXY") or cur.peek() is None:
+        st.dynamic = True  # GRANT PROXY: not in the snapshot
+        return
+    cur.word("TABLE") or cur.word("FUNCTION") or cur.word("PROCEDURE") or cur.word("PACKAGE")
+    level: tuple[str, str | None]  # ("global"|"database"|"table"|"current", name)
+    first = cur.peek()
+    if first is not None and first.kind == "p" and first.text == "*":
+        cur.i += 1
+        if cur.punct("."):
+            cur.punct("*")
+            level = ("global", "*.*")
+        else:
+            level = ("current", None)  # ON *: the current database
+    else:
+        schema = cur.name()
+        if schema is not None and cur.punct("."):
+            if cur.punct("*"):
+                level = ("database", f"{schema}.*")
+            else:
+                level = ("table", f"{schema}.{cur.name() or '*'}")
+        else:
+            level = ("table", schema or "*")
+    cur.skip_to("TO", "FROM")
+    cur.word("TO") or cur.word("FROM")
+    grantees = [n for names in _accounts(cur, None, "WITH", "IDENTIFIED", "REQUIRE") for n in names]
+    scope, target = level
+    for grantee in grantees:
+        if scope in ("global", "database"):
+            add(Ref("role", grantee, ("grants", target or "*.*"), act))
+        elif scope == "current":
+            add(Ref("role", grantee, ("grants",), act))
+        else:
+            tname = target or "*"
+            qualified = "." in tname
+            if columns:
+                for column in dict.fromkeys(columns):
+                    add(Ref("relation", tname, ("column_grants", column, grantee), act, qualified))
+            if not columns or _has_table_privilege(cur.toks[:privileges_end]):
+                add(Ref("relation", tname, ("grants", grantee), act, qualified))
+            if act == "revoke" and columns:
+                # MySQL keeps the table-level GRANT OPTION a column grant brought along.
+                add(Ref("relation", tname, ("grants", grantee), act, qualified))
+
+
+def _has_table_privilege(toks: list[_Tok]) -> bool:
+    """A privilege list with at least one privilege that has no column list."""
+    depth = 0
+    pending = False
+    for tok in toks[1:]:
+        if tok.kind == "p" and tok.text == "(":
+            depth += 1
+            pending = False
+        elif tok.kind == "p" and tok.text == ")":
+            depth -= 1
+        elif depth == 0 and tok.kind == "p" and tok.text == ",":
+            if pending:
+                return True
+        elif depth == 0:
+            pending = True
+    return pending

@@ -22,6 +22,7 @@ from driftd.audit import cloudtrail
 from driftd.audit.state import MemoryAuditState
 from driftd.config import Config, parse
 from driftd.drift import DriftItem
+from tests import doc_examples
 
 REGION = "eu-west-1"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -121,6 +122,7 @@ def test_cloudwatch_rds_logs(aws: None, tmp_path: Path) -> None:
     assert role["statement"] == "CREATE ROLE reporting2 LOGIN PASSWORD ?"
     assert "Winter2026" not in json.dumps(state.to_json())
     assert role["reason"] == "exact object + path"
+    doc_examples.check("cloudwatch", grant, "grant added (RDS pgaudit log)")
     # The cursor moved: a second run asks only from (cursor - overlap) on.
     assert state.cursor("rds-logs") == {
         "last_ms": int((t0 + timedelta(seconds=10)).timestamp() * 1000)
@@ -281,6 +283,7 @@ def test_cloudtrail_parameter_changes(tmp_path: Path, monkeypatch: pytest.Monkey
     assert work_mem[0]["statement"] == "ModifyDBParameterGroup prod-pg15: work_mem = ?"
     assert work_mem[0]["reason"] == "exact object + path"
     assert work_mem[0]["source"] == "cloudtrail"
+    doc_examples.check("cloudtrail", work_mem[0], "parameter group setting changed")
     # The parameter group swap could explain any setting: a weaker candidate.
     assert [(a["actor"], a["reason"]) for a in work_mem[1:]] == [("terraform", "object only")]
     assert work_mem[1]["confidence"] < work_mem[0]["confidence"]

@@ -5,7 +5,9 @@ Kinds: ``opened`` (new drift items of one environment from one run, grouped),
 the baseline), ``renotify`` (drift still open after a sink's ``renotify_after``),
 ``environment_error`` (N consecutive failed checks), ``environment_recovered``,
 ``acknowledged`` (a person ran ``driftd ack``: sinks with an incident to
-acknowledge take it) and ``test`` (``driftd alerts test``).
+acknowledge take it), ``updated`` (the author of open drift was found in audit
+records that arrived after the drift was first alerted: sinks update the
+alert they sent, never open a second one) and ``test`` (``driftd alerts test``).
 
 Drift items travel in the report's JSON shape (``DriftItem.to_json()``), with
 their attribution statements masked once more here: whatever an audit source
@@ -35,10 +37,11 @@ Kind = Literal[
     "environment_error",
     "environment_recovered",
     "acknowledged",
+    "updated",
     "test",
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
-DRIFT_KINDS = frozenset({"opened", "resolved", "accepted", "renotify", "acknowledged"})
+DRIFT_KINDS = frozenset({"opened", "resolved", "accepted", "renotify", "acknowledged", "updated"})
 # Events that tell a sink something is over: skipped when a sink sets send_resolved = false.
 CLOSING_KINDS = frozenset({"resolved", "accepted", "environment_recovered"})
 ENVIRONMENT_KINDS = frozenset({"environment_error", "environment_recovered"})
@@ -111,7 +114,7 @@ class AlertEvent(BaseModel):
     @classmethod
     def for_drift(
         cls,
-        kind: Literal["opened", "resolved", "accepted", "renotify", "acknowledged"],
+        kind: Literal["opened", "resolved", "accepted", "renotify", "acknowledged", "updated"],
         environment: str,
         items: Iterable[DriftItem | dict[str, Any]],
         *,

@@ -47,6 +47,7 @@ class RunChanges(Protocol):
     reopened: list[str]
     resolved: list[str]
     accepted: list[str]
+    attributed: list[str]
 
 
 def item_of(row: Drift) -> dict[str, Any]:
@@ -103,6 +104,20 @@ def after_run(
         items = [present[i] for i in new_ids if i in present]
         event = AlertEvent.for_drift(
             "opened", env, items, at=at, run_id=changes.run_id, still_open=still_open
+        )
+        queued += enqueue(session, config, event, now=at)
+    # Late audit records named the author of drift alerted without one: the
+    # sinks update that alert (one ``updated`` event), they never open another.
+    late = [i for i in changes.attributed if i not in new_ids]
+    if late:
+        rows = session.scalars(select(Drift).where(Drift.id.in_(late)))
+        event = AlertEvent.for_drift(
+            "updated",
+            env,
+            [item_of(r) for r in rows],
+            at=at,
+            run_id=changes.run_id,
+            still_open=still_open,
         )
         queued += enqueue(session, config, event, now=at)
     for kind in ("resolved", "accepted"):

@@ -69,12 +69,15 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
             "resolved",
             "accepted",
             "acknowledged",
+            "updated",
             "environment_error",
             "environment_recovered",
             "test",
         }
     )
-    PER_ITEM = ("opened", "resolved", "accepted", "acknowledged")
+    # An ``updated`` event re-triggers the same dedup_key: PagerDuty adds the new
+    # details (who made the change) to the open incident instead of paging again.
+    PER_ITEM = ("opened", "resolved", "accepted", "acknowledged", "updated")
 
     def split(self, event: AlertEvent) -> list[AlertEvent]:
         if self.settings.dedup == "drift" and event.kind in self.PER_ITEM:

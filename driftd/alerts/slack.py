@@ -26,6 +26,7 @@ MAX_ITEMS = 20  # past this, one line says how many more: a wall of blocks helps
 HEADER_ICON = {
     "opened": ":rotating_light:",
     "renotify": ":alarm_clock:",
+    "updated": ":mag:",
     "resolved": ":white_check_mark:",
     "accepted": ":inbox_tray:",
     "environment_error": ":x:",
@@ -130,7 +131,7 @@ def message(event: AlertEvent) -> dict[str, Any]:
 def item_text(event: AlertEvent, item: dict[str, Any]) -> str:
     icon = text.EMOJI.get(item["severity"], "")
     lines = [f"{icon} *{escape(item['severity'])}* {code(text.what(item))}"]
-    if event.kind in ("opened", "renotify"):
+    if event.kind in ("opened", "renotify", "updated"):
         lines.append(f"*before → after:* {escape(text.values(item))}")
         entry = text.best(item)
         if entry:

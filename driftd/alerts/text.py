@@ -8,7 +8,7 @@ from typing import Any
 from driftd.alerts.events import AlertEvent
 from driftd.drift import SEVERITY_ORDER
 from driftd.filters import dotted
-from driftd.report import short
+from driftd.report import review_text, short
 
 EMOJI = {
     "critical": ":red_circle:",
@@ -38,6 +38,8 @@ def title(event: AlertEvent) -> str:
         return f"{env}: {plural(n, 'drift item')} resolved"
     if event.kind == "accepted":
         return f"{env}: {plural(n, 'drift item')} accepted into the baseline"
+    if event.kind == "updated":
+        return f"{env}: author found for {plural(n, 'open drift item')}"
     if event.kind == "renotify":
         return f"{env}: {plural(n, 'drift item')} still open ({counts(event.drift)})"
     if event.kind == "environment_error":
@@ -73,7 +75,9 @@ def best(item: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def who(entry: dict[str, Any]) -> str:
-    """``alice@example.com (as alice) at 2026-11-22T09:58:12Z via pgaudit``."""
+    """``alice@example.com (as alice) at 2026-11-22T09:58:12Z via pgaudit``; with a
+    session review (hoop): ``...via hoop, approved by carol@example.com at ...`` or
+    ``..., not reviewed``."""
     actor = entry.get("actor") or entry.get("db_user") or "unknown"
     text = str(actor)
     if entry.get("db_user") and entry.get("db_user") != actor:
@@ -82,6 +86,9 @@ def who(entry: dict[str, Any]) -> str:
         text += f" at {entry['at']}"
     if entry.get("source"):
         text += f" via {entry['source']}"
+    review = review_text(entry.get("review"))
+    if review:
+        text += f", {review}"
     return text
 
 

@@ -37,6 +37,7 @@ def _types() -> dict[str, type[Source]]:
     from driftd.audit.cloudwatch import CloudwatchSource
     from driftd.audit.hoop import HoopSource
     from driftd.audit.jsonl import JsonlSource
+    from driftd.audit.mariadb_audit import MariadbAuditSource
     from driftd.audit.pgaudit import PgauditSource
     from driftd.audit.pglog import PglogSource
 
@@ -47,6 +48,7 @@ def _types() -> dict[str, type[Source]]:
         "cloudwatch": CloudwatchSource,
         "cloudtrail": CloudtrailSource,
         "jsonl": JsonlSource,
+        "mariadb_audit": MariadbAuditSource,
     }
 
 

@@ -44,6 +44,7 @@ class PollResult:
     bad_records: int = 0
     unparsed_statements: int = 0
     new_events: int = 0
+    last_event_at: datetime | None = None  # the newest event this read found
 
     def summary(self, name: str) -> list[str]:
         out = [f"audit.{name}: {p}" for p in self.problems]
@@ -75,3 +76,6 @@ class Source(ABC):
     def add(self, state: AuditState, events: list[AuditEvent], result: PollResult) -> None:
         state.add_events(self.name, events)
         result.new_events += len(events)
+        for event in events:
+            if result.last_event_at is None or event.at > result.last_event_at:
+                result.last_event_at = event.at

@@ -19,10 +19,11 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from driftd.audit.base import PollResult, Seconds, Source, SourceConfig
-from driftd.audit.pgaudit import audit_statement
+from driftd.audit.pgaudit import audit_extract
 from driftd.audit.pglog import (
     RDS_PREFIX,
     EventBuilder,
+    Extracted,
     LineParser,
     LogRecord,
     statement_message,
@@ -63,9 +64,10 @@ class CloudwatchConfig(SourceConfig):
 
 
 def _extract(parse: str) -> Any:
-    def extract(message: str) -> str | None:
+    def extract(message: str) -> str | Extracted | None:
         if parse != "pglog" and message.startswith("AUDIT: "):
-            return audit_statement(message)
+            # pgaudit's fallbacks too: <previously logged>, <not logged>.
+            return audit_extract(message)
         if parse != "pgaudit":
             return statement_message(message)
         return None

@@ -5,6 +5,13 @@ with a regex built from ``log_line_prefix`` (continuation lines start with a
 tab), csvlog records are CSV with the 26 columns of PostgreSQL 14+ (older
 layouts too, by position), jsonlog records are JSON objects (PG 15+).
 
+With ``log_error_verbosity = verbose`` a stderr message starts with its
+SQLSTATE (``LOG:  00000: AUDIT: ...``) and is followed by a ``LOCATION:`` line
+(with the prefix); csvlog has the SQLSTATE and location in columns of their
+own and jsonlog in ``state_code`` (left out when it is 00000) and
+``func_name``/``file_name``/``file_line_num``, so only stderr messages change.
+The SQLSTATE is moved out of the message into :attr:`LogRecord.sql_state`.
+
 The ``pglog`` source reads ``log_statement = 'ddl'`` messages
 (``statement: ...``, ``execute <name>: ...``) for servers without pgaudit.
 Those messages hold passwords in clear text: the SQL is masked before
@@ -18,7 +25,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +37,7 @@ from driftd.audit.base import PollResult, Source, SourceConfig
 from driftd.audit.events import AuditEvent, statements_of
 from driftd.audit.state import AuditState
 from driftd.masking import mask, normalize
+from driftd.sqlrefs import Statement
 
 DEBIAN_PREFIX = "%m [%p] %q%u@%d "
 RDS_PREFIX = "%t:%r:%u@%d:[%p]:"
@@ -51,6 +59,7 @@ class LogRecord:
     session_id: str | None = None
     application: str | None = None
     query: str | None = None  # csvlog/jsonlog: the statement an ERROR is about
+    sql_state: str | None = None  # csvlog, jsonlog, stderr with log_error_verbosity = verbose
 
 
 # -- log_line_prefix ----------------------------------------------------------------
@@ -82,6 +91,9 @@ _ESCAPES: dict[str, tuple[str | None, str]] = {
     "Q": (None, r"-?\d+"),
 }
 _SEVERITY = r"(?P<severity>[A-Z][A-Z0-9]{1,12}):\s\s?"
+# log_error_verbosity = verbose puts the SQLSTATE first: "00000: AUDIT: ...". A code
+# without a digit is not taken for one: "AUDIT: " itself has that shape.
+_VERBOSE_STATE = re.compile(r"(?=[A-Z]*[0-9])([0-9A-Z]{5}): ")
 
 
 def prefix_regex(prefix: str) -> re.Pattern[str]:
@@ -188,6 +200,9 @@ class LineParser:
             except (OverflowError, ValueError, OSError):
                 at = None
         message = line[m.end() :]
+        state = _VERBOSE_STATE.match(message)
+        if state:
+            message = message[state.end() :]
         return LogRecord(
             key=key,
             at=at,
@@ -198,6 +213,7 @@ class LineParser:
             pid=fields.get("pid"),
             session_id=fields.get("session_id"),
             application=fields.get("application") or None,
+            sql_state=state.group(1) if state else None,
         )
 
     def stderr(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
@@ -255,6 +271,7 @@ class LineParser:
                 session_id=row[5] or None,
                 application=(row[22] if len(row) > 22 else "") or None,
                 query=(row[19] if len(row) > 19 else "") or None,
+                sql_state=row[12] or None,
             )
 
     # jsonlog ------------------------------------------------------------------------
@@ -285,6 +302,7 @@ class LineParser:
                 session_id=_str(obj.get("session_id")),
                 application=_str(obj.get("application_name")),
                 query=_str(obj.get("statement")),
+                sql_state=_str(obj.get("state_code")),
             )
 
     def records(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
@@ -301,9 +319,31 @@ def _str(value: Any) -> str | None:
 
 # -- from records to events ---------------------------------------------------------
 
-# Returns the raw SQL a message carries, or None when the message is not ours;
-# raises BadRecord when it is ours but malformed.
-Extractor = Callable[[str], str | None]
+
+@dataclass
+class Extracted:
+    """What an extractor read from a message that is more than plain SQL.
+
+    ``unit`` names the statement the line belongs to within its backend
+    (pgaudit: statement id and substatement id): several lines of one unit
+    describe one statement and give one event. ``sql`` is None when the line
+    does not carry the text (pgaudit ``<previously logged>``, ``<not
+    logged>``): an earlier line of the same unit gives it, else ``fallback``
+    (statements built from the line's other fields) stands in, and the
+    ``fallback`` refs of later text-less lines of the unit are added to it.
+    """
+
+    sql: str | None
+    unit: tuple[str, str] | None = None
+    fallback: list[Statement] = field(default_factory=list)
+
+
+# Returns the raw SQL a message carries (or an Extracted), or None when the message
+# is not ours; raises BadRecord when it is ours but malformed.
+Extractor = Callable[[str], str | Extracted | None]
+
+# Lines that belong to the record before them (with their own prefix in stderr).
+SUB_LINES = frozenset({"DETAIL", "HINT", "CONTEXT", "QUERY", "LOCATION"})
 
 
 class BadRecord(ValueError):
@@ -321,63 +361,134 @@ def statement_message(message: str) -> str | None:
     return message[m.end() :] if m else None
 
 
+Backend = tuple[str, str, str]  # (session id or pid, user, database)
+
+
+@dataclass
+class _Unit:
+    event: AuditEvent | None  # None: the statement changes no schema
+    norm: str | None  # normalized masked text; None when built from fallback fields
+
+
 class EventBuilder:
     """Records → events: parse the SQL, mask it, and drop repeats; mark statements
-    the server then rejected (an ERROR whose STATEMENT is the same text)."""
+    the server then rejected (an ERROR whose STATEMENT is the same text).
+
+    Repeats: lines of one unit (pgaudit statement/substatement id, counted per
+    backend) give one event; lines without a unit, the same text twice in a row
+    from one backend. A backend is its session id (csvlog, jsonlog, ``%c``) or
+    pid, with the user and database: a pid reused by a later session of another
+    user is another backend.
+    """
 
     def __init__(self, extract: Extractor, result: PollResult) -> None:
         self.extract = extract
         self.result = result
         self.events: list[AuditEvent] = []
-        # Per backend pid: its last event and that statement's normalized masked text.
-        self._last: dict[str, tuple[AuditEvent, str]] = {}
-        self._error_pending: set[str] = set()
+        # Per backend: its last event and that statement's normalized masked text.
+        self._last: dict[Backend, tuple[AuditEvent, str]] = {}
+        # Per backend: the statement id of its last unit and that statement's units.
+        self._units: dict[Backend, tuple[str, dict[str, _Unit]]] = {}
+        self._error_pending: set[Backend] = set()
 
-    def _rejected(self, pid: str, query: str) -> None:
-        last = self._last.get(pid)
+    @staticmethod
+    def backend(record: LogRecord) -> Backend:
+        return (record.session_id or record.pid or "", record.user or "", record.database or "")
+
+    def _rejected(self, backend: Backend, query: str) -> None:
+        last = self._last.get(backend)
         if last is not None and normalize(mask(query)) == last[1]:
             last[0].failed = True
-            del self._last[pid]
+            del self._last[backend]
 
     def add(self, record: LogRecord | None) -> None:
         if record is None:
             self.result.bad_records += 1
             return
-        pid = record.pid or ""
+        backend = self.backend(record)
+        if record.severity in SUB_LINES:
+            return  # verbose LOCATION, DETAIL, CONTEXT...: the STATEMENT may still follow
         if record.severity in ("ERROR", "FATAL", "PANIC"):
             if record.query:
-                self._rejected(pid, record.query)
+                self._rejected(backend, record.query)
             else:
-                self._error_pending.add(pid)  # the STATEMENT line follows (stderr format)
+                self._error_pending.add(backend)  # the STATEMENT line follows (stderr format)
             return
         if record.severity == "STATEMENT":
-            if pid in self._error_pending:
-                self._error_pending.discard(pid)
-                self._rejected(pid, record.message)
+            if backend in self._error_pending:
+                self._error_pending.discard(backend)
+                self._rejected(backend, record.message)
             return
-        self._error_pending.discard(pid)
+        self._error_pending.discard(backend)
         try:
-            sql = self.extract(record.message)
+            got = self.extract(record.message)
         except BadRecord:
             self.result.bad_records += 1
             return
-        if sql is None:
+        if got is None:
             return
         if record.at is None:
             self.result.bad_records += 1
             return
+        extracted = got if isinstance(got, Extracted) else Extracted(got)
+        if extracted.unit is None:
+            if extracted.sql is not None:
+                self._add_sql(record, backend, extracted.sql)
+            return
+        self._add_unit(record, backend, extracted, extracted.unit)
+
+    def _add_sql(self, record: LogRecord, backend: Backend, sql: str) -> None:
         norm = normalize(mask(sql))
-        last = self._last.get(pid)
+        last = self._last.get(backend)
         if last is not None and last[1] == norm:
-            return  # the same statement again: pgaudit logs one line per sub-statement
+            return  # the same statement again
+        event = self._event(record, sql)
+        if event is not None:
+            self._last[backend] = (event, norm)
+
+    def _add_unit(
+        self, record: LogRecord, backend: Backend, got: Extracted, unit: tuple[str, str]
+    ) -> None:
+        statement_id, sub_id = unit
+        current = self._units.get(backend)
+        if current is None or current[0] != statement_id:
+            current = self._units[backend] = (statement_id, {})
+        units = current[1]
+        seen = units.get(sub_id)
+        norm = None if got.sql is None else normalize(mask(got.sql))
+        if seen is not None:
+            if got.sql is None:
+                if seen.norm is None and seen.event is not None:
+                    _merge_refs(seen.event.statements, got.fallback)
+                return  # the text came on the unit's first line
+            if norm == seen.norm:
+                return  # the same statement's next object (CREATE INDEX of a primary key)
+        event: AuditEvent | None
+        if got.sql is None:
+            if not got.fallback:
+                units[sub_id] = _Unit(None, None)
+                return
+            event = self._new_event(record, [_copy(s) for s in got.fallback])
+        else:
+            event = self._event(record, got.sql)
+        units[sub_id] = _Unit(event, norm)
+        if event is not None:
+            self._last[backend] = (event, norm or "")
+
+    def _event(self, record: LogRecord, sql: str) -> AuditEvent | None:
         parsed = statements_of(sql)
         self.result.unparsed_statements += parsed.errors
         if not parsed.statements:
-            return
+            return None
+        return self._new_event(record, parsed.statements)
+
+    def _new_event(self, record: LogRecord, statements: list[Statement]) -> AuditEvent:
+        if record.at is None:
+            raise ValueError("a record without a time gives no event")  # add() checked it
         event = AuditEvent(
             key=record.key,
             at=record.at,
-            statements=parsed.statements,
+            statements=statements,
             db_user=record.user,
             session=record.pid,
             database=record.database,
@@ -386,8 +497,26 @@ class EventBuilder:
             event.extra["application"] = record.application
         if record.session_id:
             event.extra["session_id"] = record.session_id
-        self._last[pid] = (event, norm)
         self.events.append(event)
+        return event
+
+
+def _copy(statement: Statement) -> Statement:
+    return Statement(
+        statement.text, statement.command, list(statement.refs), statement.parsed, statement.dynamic
+    )
+
+
+def _merge_refs(into: list[Statement], more: list[Statement]) -> None:
+    """Add the refs of ``more`` (later lines of a text-less unit) to its statement."""
+    if not into:
+        return
+    target = into[0]
+    for statement in more:
+        for ref in statement.refs:
+            if ref not in target.refs:
+                target.refs.append(ref)
+                target.parsed = True
 
 
 # -- the pglog source ---------------------------------------------------------------
@@ -430,7 +559,7 @@ class LogFileSource(Source):
 
     settings: LogFileConfig
 
-    def extract(self, message: str) -> str | None:
+    def extract(self, message: str) -> str | Extracted | None:
         return statement_message(message)
 
     def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:

@@ -1,4 +1,4 @@
-"""Incremental audit state: read positions and a bounded cache of parsed events.
+"""Incremental audit state: read positions, a bounded cache of parsed events, health.
 
 Sources read only what is new since their cursor (a file offset and inode, a
 CloudWatch timestamp, ...) and keep what they parsed here, so the
@@ -7,9 +7,11 @@ re-reading logs. Events are deduplicated by key, so reading a record twice
 (after a crash between saving events and cursor, or by two processes) is
 harmless. Only masked statements are ever stored.
 
-:class:`MemoryAuditState` serves the daemon and tests; :class:`JsonFileAuditState`
-keeps the same data in one JSON file for CLI runs. The daemon's state store
-can implement :class:`AuditState` as well.
+:class:`driftd.audit.store_state.StoreAuditState` keeps it in the state store
+(the daemon, a fleet of daemons and the CLI share it there);
+:class:`MemoryAuditState` serves one process when no store can be opened, and
+tests. :class:`JsonFileAuditState` reads the JSON file that driftd 0.1 kept
+beside the store, so it can be imported into the store once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import os
 import tempfile
 import threading
 from bisect import insort
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +38,57 @@ MAX_EVENTS_PER_SOURCE = 20_000
 MAX_EVENT_AGE = timedelta(days=31)
 
 
+@dataclass(frozen=True)
+class SourceHealth:
+    """How reading one audit source has gone: the last read, and totals since it was
+    first read. Lag behind now is ``now - last_event_at``."""
+
+    name: str
+    type: str
+    up: bool
+    last_poll_at: datetime
+    last_success_at: datetime | None = None
+    last_event_at: datetime | None = None
+    events_read: int = 0
+    parse_errors: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """One read of one source, as :meth:`AuditState.note_poll` takes it."""
+
+    name: str
+    type: str
+    at: datetime
+    error: str | None  # None: the read worked
+    new_events: int
+    parse_errors: int
+    last_event_at: datetime | None
+
+
+def advance(old: SourceHealth | None, poll: PollOutcome) -> SourceHealth:
+    """The health after ``poll``, given the health before it."""
+    base = old or SourceHealth(poll.name, poll.type, True, poll.at)
+    last_event = base.last_event_at
+    if poll.last_event_at is not None and (last_event is None or poll.last_event_at > last_event):
+        last_event = poll.last_event_at
+    return replace(
+        base,
+        type=poll.type,
+        up=poll.error is None,
+        last_poll_at=poll.at,
+        last_success_at=poll.at if poll.error is None else base.last_success_at,
+        last_event_at=last_event,
+        events_read=base.events_read + poll.new_events,
+        parse_errors=base.parse_errors + poll.parse_errors,
+        last_error=poll.error,
+    )
+
+
+HealthListener = Callable[[SourceHealth, PollOutcome], None]
+
+
 class AuditState(Protocol):
     def cursor(self, source: str) -> dict[str, Any] | None: ...
 
@@ -44,6 +98,12 @@ class AuditState(Protocol):
 
     def events(self, source: str, since: datetime, until: datetime) -> list[AuditEvent]: ...
 
+    def note_poll(self, poll: PollOutcome) -> SourceHealth:
+        """Record how a read of a source went; returns the source's health after it."""
+        ...
+
+    def health(self) -> list[SourceHealth]: ...
+
 
 class MemoryAuditState:
     """Cursors and events in memory, bounded per source by count and age."""
@@ -52,9 +112,12 @@ class MemoryAuditState:
         self,
         max_events: int = MAX_EVENTS_PER_SOURCE,
         max_age: timedelta = MAX_EVENT_AGE,
+        on_poll: HealthListener | None = None,
     ) -> None:
         self.max_events = max_events
         self.max_age = max_age
+        self.on_poll = on_poll
+        self._health: dict[str, SourceHealth] = {}
         self._cursors: dict[str, dict[str, Any]] = {}
         # Per source: key -> event, plus (at, key) kept sorted for pruning and windows.
         self._events: dict[str, dict[str, AuditEvent]] = {}
@@ -92,6 +155,17 @@ class MemoryAuditState:
                 if end >= since and at <= until:
                     out.append(event)
             return out
+
+    def note_poll(self, poll: PollOutcome) -> SourceHealth:
+        with self._lock:
+            health = self._health[poll.name] = advance(self._health.get(poll.name), poll)
+        if self.on_poll is not None:
+            self.on_poll(health, poll)
+        return health
+
+    def health(self) -> list[SourceHealth]:
+        with self._lock:
+            return [self._health[k] for k in sorted(self._health)]
 
     def _prune(self, source: str) -> None:
         table, order = self._events[source], self._order[source]

@@ -18,9 +18,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftd.config import Config
-from driftd.errors import DriftdError
+from driftd.errors import DriftdError, first_line
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DriftNotFound", "Store", "StoreError", "StoreMissing", "first_line", "open_store"]
 
 SUPPORTED = ("sqlite", "postgresql")
 
@@ -163,10 +165,3 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def first_line(exc: BaseException) -> str:
-    """The useful first line of a driver error (SQLAlchemy appends SQL and links)."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return text[0] if text else type(exc).__name__

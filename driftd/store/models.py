@@ -139,7 +139,7 @@ class DriftEvent(Base):
     )
     environment: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # opened | reopened | resolved | accepted | acknowledged
+    # opened | reopened | attributed | resolved | accepted | acknowledged
     event: Mapped[str] = mapped_column(String(16))
     run_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str | None] = mapped_column(String(200))
@@ -176,9 +176,8 @@ class Daemon(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# Modules of other owners that keep their tables on this metadata (the alert outbox).
 # Tables owned by other packages, on this metadata (imported on use: no cycle).
-OTHER_MODELS = ("driftd.alerts.model",)
+OTHER_MODELS = ("driftd.alerts.model", "driftd.audit.model")
 
 
 def full_metadata() -> MetaData:

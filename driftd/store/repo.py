@@ -9,6 +9,14 @@ Lifecycle of a drift item (keyed by its stable id), decided by ``record_run``:
   ``after`` value at its path (the baseline took the change in), else ``resolved``;
 - ``acknowledged`` only by a person (``driftd ack``); it still counts as open drift.
 
+Attribution is looked up again by every run for ``late_attribution`` after
+an item was first seen (audit records arrive late: CloudWatch delivery, a
+hoop session still open, log rotation). The run that finds a first author,
+or a statement that matches better than the one known (an exact match where
+only the table was known), records an ``attributed`` event, once; alerting
+then updates the alert it sent. Evidence is never replaced by weaker evidence,
+and after ``late_attribution`` it no longer changes.
+
 A failed run (status ``error``) says nothing about drift: items keep their state.
 Each run is written in one transaction with everything it changes, so a crash
 at any point leaves either all of it or none of it.
@@ -19,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -47,6 +55,7 @@ class RunOutcome:
     reopened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     accepted: list[str] = field(default_factory=list)
+    attributed: list[str] = field(default_factory=list)  # authors found late
     open_by_severity: dict[str, int] = field(default_factory=dict)
 
 
@@ -83,6 +92,7 @@ def record_run(
     daemon: str | None,
     baseline_hash: str | None,
     hooks: Sequence[RunHook] = (),
+    late_attribution: float = 3600.0,
 ) -> RunOutcome:
     """Record one finished check and move every drift item of its environment along."""
     name = report.name
@@ -108,7 +118,8 @@ def record_run(
         state.last_error = report.error
         state.last_duration_seconds = run.duration_seconds
         if report.status != "error":
-            _advance_drift(s, report, run.id, finished_at, state, baseline_hash, outcome)
+            late = timedelta(seconds=late_attribution)
+            _advance_drift(s, report, run.id, finished_at, state, baseline_hash, outcome, late)
             state.last_success_at = finished_at
             state.snapshot_hash = report.snapshot_hash
             state.baseline_hash = baseline_hash
@@ -136,6 +147,7 @@ def _advance_drift(
     state: EnvironmentState,
     baseline_hash: str | None,
     outcome: RunOutcome,
+    late: timedelta,
 ) -> None:
     name = report.name
     present = {item.id: item for item in report.drift}
@@ -166,9 +178,17 @@ def _advance_drift(
             row.acknowledged_at = row.acknowledged_by = row.note = None
             event(drift_id, "reopened")
             outcome.reopened.append(drift_id)
-        # Severity and evidence follow the latest rules and audit logs.
+            row.attribution = list(item.attribution)  # a new occurrence: its own evidence
+        elif item.attribution and now - row.first_seen_at <= late:
+            # Looked for during ``late`` after it was first seen, then left as it is.
+            better = _improves(item.attribution, row.attribution)
+            if better is not False:
+                row.attribution = list(item.attribution)
+            if better:
+                event(drift_id, "attributed")
+                outcome.attributed.append(drift_id)
+        # Severity follows the latest rules.
         row.severity, row.rules = item.severity, list(item.rules)
-        row.attribution = list(item.attribution)
         row.last_seen_at, row.last_run_id = now, run_id
 
     baseline_changed = (
@@ -185,6 +205,18 @@ def _advance_drift(
         row.closed_at = now
         event(drift_id, row.state)
         (outcome.accepted if taken_in else outcome.resolved).append(drift_id)
+
+
+def _improves(new: list[dict[str, Any]], old: list[dict[str, Any]]) -> bool | None:
+    """Whether ``new`` names a better author than ``old``: True (a first author, or a
+    different statement matching with more confidence), None (the same best entry),
+    False (worse: e.g. the record that matched left the audit cache)."""
+    if not old:
+        return True
+    n, o = new[0], old[0]
+    if all(n.get(k) == o.get(k) for k in ("actor", "session", "statement", "at")):
+        return None
+    return float(n.get("confidence") or 0) > float(o.get("confidence") or 0)
 
 
 def _new_row(env: str, item: DriftItem, run_id: int, now: datetime) -> Drift:
