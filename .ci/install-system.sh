@@ -14,6 +14,9 @@ fi
 if ! command -v promtool >/dev/null; then
   need+=(prometheus)  # promtool check metrics on /metrics
 fi
+if ! command -v systemd-analyze >/dev/null; then
+  need+=(systemd)  # systemd-analyze verify / security on systemd/driftd.service
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -147,7 +147,7 @@ def attribute(
     problems: list[str] = []
     if since is None:
         since = last_clean(state, environment) or until - timedelta(
-            seconds=float(env.attribution_lookback)
+            seconds=env.attribution_lookback
         )
     env_db = _database_name(config, environment)
     pools: list[tuple[str, str, list[AuditEvent]]] = []
@@ -179,7 +179,7 @@ def _poll(
     except ValidationError as exc:
         problems.append(f"audit.{name}: invalid settings: {exc.errors()[0]['msg']}")
         return None
-    slack = timedelta(seconds=float(src.settings.window_slack))
+    slack = timedelta(seconds=src.settings.window_slack)
     lo, hi = window.since - slack, window.until + slack
     with _lock(name):
         error: str | None = None
@@ -235,24 +235,39 @@ class Target:
 
 
 def target_of(item: DriftItem) -> Target:
-    name = item.object.split(":", 1)[1] if ":" in item.object else item.object
+    """What a drift item points at, its key read with the quoting rule (driftd.kinds).
+
+    The name is the key's name parts joined with ``.``, unquoted, as statements
+    name objects (``dot."a.b"`` is ``dot.a.b``); a key that does not parse is
+    taken whole, as before the rule.
+    """
+    from driftd.kinds import KeyError_, parse_key
+
+    try:
+        key = parse_key(item.object)
+    except KeyError_:
+        name = item.object.split(":", 1)[1] if ":" in item.object else item.object
+        return Target(item.kind, name, None, tuple(str(p) for p in item.path))
     args = None
-    if item.kind == "function" and name.endswith(")") and "(" in name:
-        name, _, rest = name.partition("(")
-        args = tuple(a.strip() for a in _split_args(rest[:-1]) if a.strip())
-    return Target(item.kind, name, args, tuple(str(p) for p in item.path))
+    if key.args is not None:
+        args = tuple(a.strip() for a in _split_args(key.args) if a.strip())
+    return Target(item.kind, ".".join(key.parts), args, tuple(str(p) for p in item.path))
 
 
 def _split_args(text: str) -> list[str]:
+    """Identity arguments at their top-level commas (not inside parentheses or quotes)."""
     out: list[str] = []
     current: list[str] = []
     depth = 0
+    quoted = False
     for c in text:
-        if c == "(":
+        if c == '"':
+            quoted = not quoted  # a doubled "" toggles twice: still inside
+        elif not quoted and c == "(":
             depth += 1
-        elif c == ")":
+        elif not quoted and c == ")":
             depth -= 1
-        if c == "," and depth == 0:
+        if c == "," and depth == 0 and not quoted:
             out.append("".join(current))
             current = []
         else:
@@ -308,46 +323,56 @@ _EXPECTS = {"create": "added", "grant": "added", "drop": "removed", "revoke": "r
 def level_of(ref: Ref, target: Target, item: DriftItem) -> tuple[str, list[str]] | None:
     """How well ``ref`` explains the item: (level, notes), or None when unrelated."""
     notes: list[str] = []
-    path = target.path
     if ref.kind == "index":  # DROP INDEX / ALTER INDEX name the index, not its table
-        ix_schema, _, ix_name = ref.name.rpartition(".")
-        if len(path) < 2 or path[0] != "indexes" or path[1] != ix_name:
-            return None
-        if target.kind not in RELATION_KINDS:
-            return None
-        if ref.qualified and ix_schema and target.name.rpartition(".")[0] != ix_schema:
-            return None
-        if not ref.qualified:
-            notes.append("the statement did not name the schema")
-        level = "exact"
+        level = _index_level(ref, target, notes)
     else:
-        if ref.kind == "relation":
-            if target.kind not in RELATION_KINDS:
-                return None
-        elif ref.kind not in ("*", target.kind):
-            return None
-        if not _name_match(ref, target, notes):
-            return None
-        if target.kind == "function" and target.args is not None:
-            if ref.args is None:
-                notes.append("the statement did not give the argument types")
-            elif not _args_match(target.args, ref.args):
-                return None
-        if not ref.path:
-            # A setting is one value: naming it is naming whatever changed in it.
-            one_value = target.kind == "setting" and "*" not in ref.name
-            whole = ref.action in ("create", "drop", "replace")
-            exact = one_value or (whole and (not path or ref.action == "replace"))
-            level = "exact" if exact else "object"
-        elif not path:
-            level = "object"
-        else:
-            n = min(len(ref.path), len(path))
-            level = "exact" if ref.path[:n] == path[:n] else "object"
+        level = _object_level(ref, target, notes)
+    if level is None:
+        return None
     expected = _EXPECTS.get(ref.action)
     if level == "exact" and expected and _direction(item) not in (expected, "changed"):
         notes.append(f"{ref.action} does not explain a value {_direction(item)}" + MISFIT)
     return level, notes
+
+
+def _index_level(ref: Ref, target: Target, notes: list[str]) -> str | None:
+    ix_schema, _, ix_name = ref.name.rpartition(".")
+    path = target.path
+    if len(path) < 2 or path[0] != "indexes" or path[1] != ix_name:
+        return None
+    if target.kind not in RELATION_KINDS:
+        return None
+    if ref.qualified and ix_schema and target.name.rpartition(".")[0] != ix_schema:
+        return None
+    if not ref.qualified:
+        notes.append("the statement did not name the schema")
+    return "exact"
+
+
+def _object_level(ref: Ref, target: Target, notes: list[str]) -> str | None:
+    if ref.kind == "relation":
+        if target.kind not in RELATION_KINDS:
+            return None
+    elif ref.kind not in ("*", target.kind):
+        return None
+    if not _name_match(ref, target, notes):
+        return None
+    if target.kind == "function" and target.args is not None:
+        if ref.args is None:
+            notes.append("the statement did not give the argument types")
+        elif not _args_match(target.args, ref.args):
+            return None
+    path = target.path
+    if not ref.path:
+        # A setting is one value: naming it is naming whatever changed in it.
+        one_value = target.kind == "setting" and "*" not in ref.name
+        whole = ref.action in ("create", "drop", "replace")
+        exact = one_value or (whole and (not path or ref.action == "replace"))
+        return "exact" if exact else "object"
+    if not path:
+        return "object"
+    n = min(len(ref.path), len(path))
+    return "exact" if ref.path[:n] == path[:n] else "object"
 
 
 MISFIT = " (the statement points the other way)"

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from driftd import canonical
-from driftd.cliutil import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with
+from driftd.cliutil import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
 from driftd.drift import iso
 from driftd.errors import DriftdError
 from driftd.filters import dotted
@@ -25,9 +25,6 @@ if TYPE_CHECKING:  # the store pulls in SQLAlchemy: only the commands that use i
     from driftd.config import Config
     from driftd.store import Store
 
-# cli.py imports this module to register its commands: make the decorator here
-# rather than import cli's (mypy cannot type it through the import cycle).
-pass_state = click.make_pass_decorator(State)
 
 STATUS_STYLE = {"clean": "bold green", "drift": "bold yellow", "error": "bold red"}
 

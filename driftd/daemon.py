@@ -28,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from driftd import logs
 from driftd.alerts import lifecycle, outbox
 from driftd.alerts import metrics as alert_metrics
 from driftd.audit import default_state_path
@@ -66,7 +67,7 @@ RESTART_ONLY = (
 
 def check_deadline(env: Environment) -> float:
     """Hard limit for one check, beyond the collector's own connect/statement timeouts."""
-    return float(env.connect_timeout) + 4 * float(env.statement_timeout) + 10.0
+    return env.connect_timeout + 4 * env.statement_timeout + 10.0
 
 
 def build_plans(config: Config) -> dict[str, Plan]:
@@ -139,7 +140,7 @@ class Checker:
                 daemon=self.daemon_id,
                 baseline_hash=report.baseline_hash,
                 hooks=self.hooks,
-                late_attribution=float(config.environment(name).late_attribution),
+                late_attribution=config.environment(name).late_attribution,
             )
         except Exception as exc:
             problem = first_line(exc)
@@ -181,6 +182,7 @@ class Checker:
         crashed = threading.Event()
 
         def target() -> None:
+            logs.bind(environment=name)  # every line this check logs names its environment
             try:
                 box["report"] = check_environment(
                     config, name, rules, for_store=True, audit_state=self.audit_state
@@ -323,13 +325,12 @@ class Daemon(SchedulerEvents):
         self.store = open_store(config, migrate=True, pool_size=section.max_concurrent_checks + 3)
         log.info("state store ready", extra={"store": self.store.display_url})
         _import_audit_state(self.store, config)
-        self.leases = for_store(self.store, self.daemon_id, float(section.lease_duration))
+        self.leases = for_store(self.store, self.daemon_id, section.lease_duration)
         self.metrics.track(config.environments)
         self.metrics.track_sources(config.audit)
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(time.time())
-        self.metrics.registry.register(alert_metrics.SENT)
-        self.metrics.registry.register(alert_metrics.PENDING)
+        alert_metrics.register(self.metrics.registry)
         alert_metrics.init(config.alerts)
         # Alerts are queued in each run's own transaction (the outbox), then sent
         # by their own thread: a slow sink never holds up a check.
@@ -356,7 +357,7 @@ class Daemon(SchedulerEvents):
         self.scheduler = Scheduler(self._job, section.max_concurrent_checks, self)
         self.scheduler.start()
         self._alerts_thread = threading.Thread(
-            target=outbox.run_forever,
+            target=lifecycle.run_forever,
             args=(self.store.engine, lambda: self.config, self._alerts_stop),
             kwargs={"interval": ALERT_DISPATCH_EVERY},
             name="alerts",
@@ -378,9 +379,7 @@ class Daemon(SchedulerEvents):
     def _loop(self) -> None:
         assert self.leases is not None and self.scheduler is not None
         watchdog = watchdog_interval()
-        lease_every = (
-            float(self.config.driftd.lease_duration) / 3 if self.leases.fleet else SOLO_TICK
-        )
+        lease_every = self.config.driftd.lease_duration / 3 if self.leases.fleet else SOLO_TICK
         now = time.monotonic()
         next_lease, next_ping, next_prune = now + lease_every, now, now + 60.0
         while not self._stop_requested:
@@ -396,7 +395,7 @@ class Daemon(SchedulerEvents):
             if now >= next_lease:
                 self._lease_tick()
                 lease_every = (
-                    float(self.config.driftd.lease_duration) / 3 if self.leases.fleet else SOLO_TICK
+                    self.config.driftd.lease_duration / 3 if self.leases.fleet else SOLO_TICK
                 )
                 next_lease = now + lease_every
             if now >= next_prune:
@@ -527,7 +526,7 @@ class Daemon(SchedulerEvents):
         if not self.debug:
             logging.getLogger().setLevel(new.driftd.log_level.upper())
         if self.leases is not None and hasattr(self.leases, "duration"):
-            self.leases.duration = float(new.driftd.lease_duration)
+            self.leases.duration = new.driftd.lease_duration
         assert self.scheduler is not None and self.store is not None
         added, removed, changed = self.scheduler.reconcile(plans)
         self.metrics.track(new.environments)

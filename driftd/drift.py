@@ -1,18 +1,20 @@
 """The drift item and the report: the only things passed from diff onwards.
 
-Field names and meanings are the ``driftd.report/1`` contract (design.md).
+Field names and meanings are the ``driftd.report/1`` contract (docs: the report).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from driftd.canonical import fingerprint
 
 REPORT_FORMAT = "driftd.report/1"
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+Severity = Literal["critical", "high", "medium", "low", "info"]  # most severe first
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+SEVERITY_ORDER: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 Change = Literal["added", "removed", "modified"]
 Status = Literal["clean", "drift", "error"]

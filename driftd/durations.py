@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -21,6 +24,11 @@ def parse_duration(value: str | int | float) -> float:
     if not m:
         raise ValueError(f"{value!r} is not a duration; use e.g. '500ms', '30s', '5m', '1h'")
     return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+# A duration setting: written '500ms', '30s', '5m', '1h' or a number of seconds,
+# parsed once at the config boundary into a float of seconds.
+Seconds = Annotated[float, BeforeValidator(lambda v: parse_duration(v))]
 
 
 def is_cron(value: str) -> bool:

@@ -4,6 +4,11 @@ An object glob is ``<kind>:<name glob>`` (``table:public.tmp_*``), optionally
 followed by ``#<path glob>`` to ignore only part of an object
 (``table:public.*#comment``, ``table:*#columns.*.comment``). A path glob
 matches the dotted drift path or any path below it.
+
+The object glob is read like a key (driftd.kinds): a name part in double
+quotes may hold ``.``, ``#`` and the other characters that keys quote, and is
+written back the way keys write it before matching, so ``table:"dot.a".*``
+matches the tables of schema ``dot.a`` and never those of schema ``dot``.
 """
 
 from __future__ import annotations
@@ -15,8 +20,41 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def key_glob(glob: str) -> str:
+    """An object glob with its name parts written as keys write them.
+
+    ``table:"a#b".*`` becomes ``table:a#b.*`` (``#`` needs no quotes in a key);
+    ``table:"dot.*".x`` stays quoted. A glob that does not read as a key
+    (``*``, ``role:rds*``) is kept as it is.
+    """
+    from driftd.kinds import KeyError_, parse_key
+
+    if '"' not in glob:
+        return glob
+    try:
+        return str(parse_key(glob))
+    except KeyError_:
+        return glob
+
+
+def key_matches(key: str, glob: str) -> bool:
+    """Whether an object key matches an object glob (see :func:`key_glob`)."""
+    return fnmatch.fnmatchcase(key, key_glob(glob))
+
+
+def split_rule(text: str) -> tuple[str, str | None]:
+    """``<object glob>#<path glob>``: the ``#`` that splits them is the first outside quotes."""
+    quoted = False
+    for i, c in enumerate(text):
+        if c == '"':
+            quoted = not quoted
+        elif c == "#" and not quoted:
+            return text[:i], text[i + 1 :]
+    return text, None
+
+
 def _compile(globs: Iterable[str]) -> re.Pattern[str] | None:
-    parts = [fnmatch.translate(g) for g in globs]
+    parts = [fnmatch.translate(key_glob(g)) for g in globs]
     return re.compile("|".join(parts)) if parts else None
 
 
@@ -50,8 +88,8 @@ class IgnoreRule:
 
     @classmethod
     def parse(cls, text: str) -> IgnoreRule:
-        key, sep, path = text.partition("#")
-        return cls(key, path if sep else None)
+        key, path = split_rule(text)
+        return cls(key_glob(key), path)
 
     def matches(self, obj: str, path: Sequence[Any]) -> bool:
         if not fnmatch.fnmatchcase(obj, self.object_glob):

@@ -4,6 +4,16 @@ Metric names follow Prometheus' conventions: base units, ``_total`` counters,
 timestamps rather than ages, labelled by environment (never by object name),
 and every environment's series exists from the start so that absent() and
 rate() behave.
+
+``/metrics`` is prometheus_client's own WSGI exposition: the text format, or
+OpenMetrics when the scraper asks for it (``Accept``), gzip when it accepts it,
+``?name[]=`` filters. GET and HEAD only.
+
+The server is built to stay answering under load: a real listen backlog, one
+selector thread that holds idle connections (an fd each, no thread), a small
+fixed pool of workers that only ever sees connections with a request waiting,
+and timeouts on both idle and slow clients. Its ``Server`` header says
+``driftd``, never a version.
 """
 
 from __future__ import annotations
@@ -11,13 +21,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import selectors
+import socket
+import socketserver
 import threading
+import time
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, TYPE_CHECKING, Any, cast
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -26,13 +40,16 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
     generate_latest,
+    make_wsgi_app,
 )
 
 from driftd import __version__
-from driftd.config import SEVERITIES
+from driftd.drift import SEVERITIES
 from driftd.errors import DriftdError
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
     from driftd.audit.state import PollOutcome, SourceHealth
 
 log = logging.getLogger(__name__)
@@ -218,73 +235,305 @@ def _remove(metric: Any, *labels: str) -> None:
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 
+# Connections parked waiting for their request line, at most (then the oldest go).
+MAX_CONNECTIONS = 1024
+# Seconds an accepted connection may stay silent before it is closed.
+IDLE_TIMEOUT = 10.0
+# Seconds a worker waits on one read or write of a slow client.
+IO_TIMEOUT = 10.0
+# Requests handled at once: scrapes and probes are cheap, and idle clients never
+# take one.
+WORKERS = 4
+# listen(2) backlog (the kernel caps it at net.core.somaxconn).
+BACKLOG = 1024
+
 
 class Listener:
-    """A small threaded HTTP server; ``port`` is the one bound (``:0`` picks a free one)."""
+    """The HTTP listener; ``port`` is the one bound (``:0`` picks a free one)."""
 
-    def __init__(self, listen: str, metrics: Metrics, health: Health) -> None:
+    def __init__(
+        self,
+        listen: str,
+        metrics: Metrics,
+        health: Health,
+        *,
+        workers: int = WORKERS,
+        idle_timeout: float = IDLE_TIMEOUT,
+        io_timeout: float = IO_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         host, sep, port = listen.rpartition(":")
         if not sep or not port.isdigit():
             raise DriftdError(
                 f"[driftd] http_listen = {listen!r} is not HOST:PORT",
-                'use e.g. "127.0.0.1:9187" (loopback) or "0.0.0.0:9187"',
+                'use e.g. "127.0.0.1:29187" (loopback) or "0.0.0.0:29187"',
             )
         host = host.strip("[]") or "127.0.0.1"
-        handler = _handler(metrics, health)
         try:
-            self.server = _Server((host, int(port)), handler)
+            self.server = _Server(
+                (host, int(port)),
+                app(metrics, health),
+                workers=workers,
+                idle_timeout=idle_timeout,
+                io_timeout=io_timeout,
+                max_connections=max_connections,
+            )
         except OSError as exc:
             raise DriftdError(
                 f"cannot listen on {listen}: {exc.strerror}",
                 "is another driftd running? change [driftd] http_listen",
             ) from None
         self.host, self.port = self.server.server_address[:2]
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, name="driftd-http", daemon=True
-        )
+        self._thread = threading.Thread(target=self.server.serve, name="driftd-http", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close(self._thread)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+# -- the WSGI application ------------------------------------------------------------
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        import socket
 
+def app(metrics: Metrics, health: Health) -> WSGIApplication:
+    """``/metrics`` (prometheus_client's exposition), ``/healthz``, GET and HEAD only."""
+    exposition = make_wsgi_app(metrics.registry)
+
+    def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "")
+        if method not in ("GET", "HEAD"):
+            status, headers, body = (
+                "405 Method Not Allowed",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Allow", "GET, HEAD")],
+                b"only GET and HEAD\n",
+            )
+        elif path == "/metrics":
+            # prometheus_client answers GET only: ask for GET, drop the body for HEAD.
+            status, headers, body = _call(exposition, {**environ, "REQUEST_METHOD": "GET"})
+            headers.append(("Vary", "Accept, Accept-Encoding"))
+        elif path == "/healthz":
+            ok, detail = health()
+            body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode() + b"\n"
+            status = "200 OK" if ok else "503 Service Unavailable"
+            headers = [("Content-Type", "application/json")]
+        else:
+            status, headers, body = (
+                "404 Not Found",
+                [("Content-Type", "text/plain; charset=utf-8")],
+                b"not found: try /healthz or /metrics\n",
+            )
+        headers += [("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
+        start_response(status, headers)
+        return [b"" if method == "HEAD" else body]
+
+    return application
+
+
+def _call(
+    wsgi: WSGIApplication, environ: WSGIEnvironment
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    got: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        got["status"], got["headers"] = status, list(headers)
+        return lambda data: None
+
+    chunks = wsgi(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return got["status"], got["headers"], body
+
+
+# -- the server ------------------------------------------------------------------------
+
+
+class _ServerHandler(ServerHandler):
+    server_software = "driftd"  # no driftd or Python version on the wire
+
+    def log_exception(self, exc_info: Any) -> None:
+        log.error("http: the request failed", exc_info=exc_info)
+
+
+class _RequestHandler(WSGIRequestHandler):
+    server_version = "driftd"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.io_timeout)  # type: ignore[attr-defined]
+
+    def version_string(self) -> str:
+        return "driftd"
+
+    def handle(self) -> None:
+        """One request per connection (HTTP/1.0 style), like wsgiref's, minus its banner."""
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            return
+        if not self.raw_requestline or not self.parse_request():
+            return
+        handler = _ServerHandler(
+            cast(IO[bytes], self.rfile),
+            cast(IO[bytes], self.wfile),
+            self.get_stderr(),
+            self.get_environ(),
+            multithread=True,
+        )
+        handler.request_handler = self  # type: ignore[attr-defined]
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
+
+
+class _Server(WSGIServer):
+    """Accepts on one thread, parks connections until they are readable, serves on a pool."""
+
+    request_queue_size = BACKLOG
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        application: WSGIApplication,
+        *,
+        workers: int,
+        idle_timeout: float,
+        io_timeout: float,
+        max_connections: int,
+    ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, handler)
+        super().__init__(address, _RequestHandler)
+        self.set_app(application)
+        self.idle_timeout = idle_timeout
+        self.io_timeout = io_timeout
+        self.max_connections = max_connections
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="driftd-http")
+        self._selector = selectors.DefaultSelector()
+        self._parked: dict[socket.socket, float] = {}  # connection -> deadline, oldest first
+        self._busy = 0  # connections handed to the pool, not yet closed
+        self._busy_lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._closing = threading.Event()
 
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN (a DNS query): not needed.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+        self.setup_environ()
 
-def _handler(metrics: Metrics, health: Health) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = f"driftd/{__version__}"
+    # -- the selector thread -------------------------------------------------------------
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, metrics.render())
-            elif path == "/healthz":
-                ok, detail = health()
-                body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode()
-                self._send(200 if ok else 503, "application/json", body + b"\n")
-            else:
-                self._send(404, "text/plain", b"not found: try /healthz or /metrics\n")
+    def serve(self) -> None:
+        sel = self._selector
+        self.socket.setblocking(False)
+        self._wake_r.setblocking(False)
+        sel.register(self.socket, selectors.EVENT_READ, None)
+        sel.register(self._wake_r, selectors.EVENT_READ, None)
+        try:
+            while not self._closing.is_set():
+                wait = 1.0
+                if self._parked:
+                    first = next(iter(self._parked.values()))
+                    wait = min(wait, max(0.0, first - time.monotonic()))
+                for key, _ in sel.select(wait):
+                    sock = key.fileobj
+                    if sock is self.socket:
+                        self._accept()
+                    elif sock is self._wake_r:
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(64)
+                    else:
+                        assert isinstance(sock, socket.socket)
+                        self._dispatch(sock, key.data)
+                self._expire()
+        except Exception:
+            log.exception("http: the listener failed")
+        finally:
+            for conn in list(self._parked):
+                self._drop(conn)
+            sel.close()
 
-        def _send(self, code: int, content_type: str, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, address = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. EMFILE: the fds come back as connections close
+                log.warning("http: accept failed: %s", exc.strerror or exc)
+                return
+            if len(self._parked) + self._busy >= self.max_connections:
+                if not self._parked:
+                    conn.close()  # everything is busy: refuse rather than queue forever
+                    continue
+                self._drop(next(iter(self._parked)))  # the one idle longest
+            conn.setblocking(False)
+            self._parked[conn] = time.monotonic() + self.idle_timeout
+            self._selector.register(conn, selectors.EVENT_READ, address)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("http: " + format, *args)
+    def _dispatch(self, conn: socket.socket, address: Any) -> None:
+        self._selector.unregister(conn)
+        del self._parked[conn]
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            self._pool.submit(self._serve_one, conn, address)
+        except RuntimeError:  # the pool is shut down: we are closing
+            self._done(conn)
 
-    return Handler
+    def _expire(self) -> None:
+        now = time.monotonic()
+        while self._parked:
+            conn, deadline = next(iter(self._parked.items()))
+            if deadline > now:
+                return
+            self._drop(conn)
+
+    def _drop(self, conn: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(conn)
+        self._parked.pop(conn, None)
+        conn.close()
+
+    # -- a worker ----------------------------------------------------------------------
+
+    def _serve_one(self, conn: socket.socket, address: Any) -> None:
+        try:
+            conn.setblocking(True)
+            self.finish_request(conn, address)
+        except (TimeoutError, ConnectionError) as exc:
+            log.debug("http: %s: %s", address, exc)
+        except Exception:
+            log.exception("http: handling a request from %s failed", address)
+        finally:
+            self._done(conn)
+
+    def _done(self, conn: socket.socket) -> None:
+        self.shutdown_request(conn)
+        with self._busy_lock:
+            self._busy -= 1
+
+    # -- stopping ----------------------------------------------------------------------
+
+    def close(self, serving: threading.Thread | None = None) -> None:
+        """Stop accepting, close idle connections, let requests in flight finish."""
+        self._closing.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+        if serving is not None and serving.is_alive():
+            serving.join(5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.server_close()
+        for s in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                s.close()

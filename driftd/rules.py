@@ -23,6 +23,7 @@ from typing import Any
 from driftd.config import Rules as RulesConfig
 from driftd.drift import SEVERITY_ORDER, DriftItem, sort_items
 from driftd.filters import dotted
+from driftd.kinds import default_severity
 
 Predicate = Callable[[DriftItem], bool]
 
@@ -33,7 +34,6 @@ PUBLIC_DEFAULTS: dict[str, frozenset[str]] = {
     "type": frozenset({"USAGE"}),
     "database": frozenset({"CONNECT", "TEMPORARY"}),
 }
-SECURITY_ATTRIBUTES = ("superuser", "bypassrls", "replication")
 # Review statuses (driftd.audit.hoop) under which an approval was given before the
 # session ran; the hoop names are accepted too (events cached by older versions).
 APPROVED_REVIEWS = frozenset({"approved", "revoked", "processing", "executed"})
@@ -255,7 +255,11 @@ BUILTIN: tuple[Rule, ...] = (
     Rule("comment-changed", "low", _comment_changed, "a comment changed"),
 )
 DEFAULT_RULE = Rule("schema-change", "medium", lambda item: True, "any other change")
-BUILTIN_NAMES = frozenset(r.name for r in (*BUILTIN, DEFAULT_RULE))
+# The risk an object kind declares in the kinds registry (driftd.kinds): a new
+# publication or foreign server is high, whatever the generic rules say. Its
+# severity comes from the declaration; [rules.severity] may fix it or turn it off.
+KIND_RULE = "kind-severity"
+BUILTIN_NAMES = frozenset(r.name for r in (*BUILTIN, DEFAULT_RULE)) | {KIND_RULE}
 
 
 class RuleSet:
@@ -274,6 +278,7 @@ class RuleSet:
             for r in BUILTIN
             if config.severity.get(r.name) != "off"
         ]
+        self.kind_severity = config.severity.get(KIND_RULE)  # None: the declaration's
         self.default_severity = config.severity.get(DEFAULT_RULE.name, DEFAULT_RULE.severity)
         if self.default_severity == "off":
             self.default_severity = "info"
@@ -295,6 +300,10 @@ class RuleSet:
             )
         ]
         matched = custom or [(r.name, r.severity) for r in self.rules if r.matches(item)]
+        if not custom and self.kind_severity != "off":
+            hint = default_severity(item.kind, item.change, item.path)
+            if hint is not None:
+                matched.append((KIND_RULE, self.kind_severity or hint))
         if not matched:
             matched = [(DEFAULT_RULE.name, self.default_severity)]
         matched.sort(key=lambda m: SEVERITY_ORDER[m[1]])

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from driftd import canonical
-from driftd.collect import Collected, Target, collect
+from driftd import canonical, kinds
+from driftd.collect import Collected, Target, collect, collector
 from driftd.config import Config
 from driftd.drift import iso
 from driftd.errors import BaselineError
-from driftd.filters import KeyFilter
+from driftd.filters import KeyFilter, key_glob
 
 SNAPSHOT_FORMAT = "driftd.snapshot/1"
 Snapshot = dict[str, Any]
@@ -102,7 +102,29 @@ def read(path: Path, what: str = "snapshot") -> Snapshot:
         )
     if not isinstance(data.get("objects"), dict):
         raise BaselineError(f"{what} file {path} has no 'objects' map")
+    data["objects"] = _migrated_objects(data["objects"], path, what)
     return data
+
+
+def _migrated_objects(objects: dict[str, Any], path: Path, what: str) -> dict[str, Any]:
+    """The objects of a document with keys written before the quoting rule re-keyed.
+
+    driftd once joined name parts raw (``table:dot.a.b`` for both ``"dot.a".b``
+    and ``dot."a.b"``). Such a key is re-keyed when it can name only one object;
+    when it could name several, the document cannot be read and must be
+    accepted again (the live database says which objects exist).
+    """
+    try:
+        changed = kinds.migrate_keys(objects)
+    except kinds.KeyError_ as exc:
+        raise BaselineError(
+            f"{what} file {path}: {exc}",
+            "accept the baseline again (`driftd baseline accept ENV`): its object keys "
+            "predate the quoting rule of docs/objects.md",
+        ) from None
+    if not changed:
+        return objects
+    return {changed.get(k, k): v for k, v in objects.items()}
 
 
 def load_baseline(config: Config, environment: str) -> Snapshot:
@@ -149,13 +171,13 @@ def take_with_baseline(config: Config, environment: str) -> tuple[Snapshot, Snap
     try:
         env = config.environment(environment)
         target = Target.from_config(config, environment)
-        if target.url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres"):
-            from driftd.collect import postgres  # the dispatch of driftd.collect.collect
-
-            collected = postgres.collect(target, busy=start)
+        engine_collect = collector(target)
+        if engine_collect.__module__.startswith("driftd.collect.postgres"):
+            # It says when its long queries have started.
+            collected = engine_collect(target, busy=start)
         else:
             start()
-            collected = collect(target)
+            collected = engine_collect(target)
     finally:
         start()
         loader.join()
@@ -179,6 +201,7 @@ def accept(
     """
     import fnmatch
 
+    objects = None if objects is None else [key_glob(o) for o in objects]
     if objects is None or baseline is None:
         if objects is not None and baseline is None:
             raise BaselineError(

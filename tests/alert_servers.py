@@ -3,12 +3,15 @@
 ``AlertServer`` records every request and answers from a script: by default
 ``200 ok`` (Slack's answer), or what it is told for the next N requests (500,
 429 with ``Retry-After``, 400 with a reason, a slow answer). With
-``require_signature(secret)`` it checks ``X-Driftd-Signature`` the way a real
-receiver would, answering 401 to a bad one.
+``require_signature(secret)`` it checks the Standard Webhooks signature with
+the reference verifier (the ``standardwebhooks`` package: signature and a
+timestamp within 5 minutes) the way a real receiver would, answering 401 to a
+bad one; ``require_signature(secret, "legacy")`` checks ``X-Driftd-Signature``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -56,6 +59,7 @@ class AlertServer:
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._secret: bytes | None = None
+        self._scheme = "standard"
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -126,15 +130,29 @@ class AlertServer:
     def retry_after(self, times: int, value: str, status: int = 429) -> None:
         self.fail(times, status, b"slow down", **{"Retry-After": value})
 
-    def require_signature(self, secret: str) -> None:
+    def require_signature(self, secret: str, scheme: str = "standard") -> None:
         self._secret = secret.encode()
+        self._scheme = scheme
+
+    def _signed(self, rec: Recorded) -> bool:
+        assert self._secret is not None
+        if self._scheme == "legacy":
+            expected = "sha256=" + hmac.new(self._secret, rec.body, hashlib.sha256).hexdigest()
+            return hmac.compare_digest(rec.headers.get("x-driftd-signature", ""), expected)
+        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+        secret = self._secret.decode()
+        if not secret.startswith("whsec_"):  # driftd keys a plain secret by its bytes
+            secret = "whsec_" + base64.b64encode(self._secret).decode()
+        try:
+            Webhook(secret).verify(rec.body, rec.headers, json_parse=False)
+        except WebhookVerificationError:
+            return False
+        return True
 
     def _next(self, rec: Recorded) -> Reply:
         if self._secret is not None:
-            expected = "sha256=" + hmac.new(self._secret, rec.body, hashlib.sha256).hexdigest()
-            rec.signature_ok = hmac.compare_digest(
-                rec.headers.get("x-driftd-signature", ""), expected
-            )
+            rec.signature_ok = self._signed(rec)
             if not rec.signature_ok:
                 return Reply(401, b"bad signature")
         with self._lock:

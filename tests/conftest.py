@@ -2,7 +2,8 @@
 
 Tests talk to a real PostgreSQL (``DRIFTD_TEST_PG``, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``). If none is reachable the
-run stops with a message saying how to start one; nothing is skipped.
+run stops with a message saying how to start one; nothing is skipped. Tests
+that need no server run without one: ``pytest -m "not server"``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,44 @@ def admin_connect(dbname: str | None = None) -> psycopg.Connection[Any]:
     return psycopg.connect(info, autocommit=True, connect_timeout=5)
 
 
-@pytest.fixture(scope="session", autouse=True)
+# Fixtures that need a database server (the shared ones, or a private one a test
+# starts). A test using any of them is marked ``server``: ``pytest -m "not server"``
+# runs the rest with no server at all.
+SERVER_FIXTURES = frozenset(
+    {
+        "postgres_server",
+        "pgdb",
+        "project",
+        "statedb",
+        "mysql_server",
+        "mydb",
+        "mariadb",
+        "start_cluster",
+        "outcomes",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "server: needs a database server (shared, or private to the test)"
+    )
+
+
+# Parameters that select a server backend (``@pytest.mark.parametrize("backend",
+# ["sqlite", "postgresql"])`` then ``request.getfixturevalue("statedb")``).
+SERVER_PARAMS = frozenset({"postgresql", "mysql", "mariadb"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = set(map(str, callspec.params.values())) if callspec is not None else set()
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or SERVER_PARAMS & params:
+            item.add_marker(pytest.mark.server)
+
+
+@pytest.fixture(scope="session", name="postgres_server")
 def _postgres_reachable() -> None:
     try:
         with admin_connect() as conn:
@@ -102,7 +140,7 @@ def _drop_roles(prefix: str) -> None:
 
 
 @pytest.fixture
-def pgdb() -> Iterator[PgDatabase]:
+def pgdb(postgres_server: None) -> Iterator[PgDatabase]:
     token = secrets.token_hex(4)
     db = PgDatabase(name=f"driftd_t_{token}", prefix=f"dt{token}_")
     with admin_connect() as conn:
@@ -174,3 +212,12 @@ def project(tmp_path: Path, pgdb: PgDatabase) -> Project:
         """
     )
     return proj
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/scenarios/*/expected.json from driftd's output (review the diff)",
+    )

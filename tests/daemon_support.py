@@ -69,7 +69,7 @@ class StateDB:
 
 
 @pytest.fixture(name="statedb")
-def statedb_fixture() -> Iterator[StateDB]:
+def statedb_fixture(postgres_server: None) -> Iterator[StateDB]:
     db = StateDB(f"driftd_s_{secrets.token_hex(4)}")
     with admin_connect() as conn:
         conn.execute(f'CREATE DATABASE "{db.name}"')  # type: ignore[arg-type]

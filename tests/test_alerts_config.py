@@ -88,6 +88,16 @@ def test_secrets_in_the_file_are_refused(tmp_path: Path) -> None:
             'type = "webhook"\nurl = "https://x"\nheaders = { X-Driftd-Signature = "x" }',
             "is set by driftd and cannot be overridden",
         ),
+        (
+            'type = "webhook"\nurl = "https://x"\nheaders_env = { Webhook-Signature = "S" }',
+            "is set by driftd and cannot be overridden",
+        ),
+        ('type = "webhook"\nurl = "https://x"\nsignature = "sha1"', "alerts.s.signature"),
+        (
+            'type = "alertmanager"\nurl = "http://am:9093"\nlabels = { "team-name" = "x" }',
+            "driftd.toml:8: alerts.s.labels: label name 'team-name' is not valid in Alertmanager",
+        ),
+        ('type = "alertmanager"\nurl = ["http://am:9093", 3]', "alerts.s.url"),
     ],
 )
 def test_bad_sinks(tmp_path: Path, table: str, expected: str) -> None:
@@ -160,7 +170,7 @@ def test_docs_examples_are_current() -> None:
     text = (ROOT / "docs" / "alerts.md").read_text()
     for name in examples.render():
         assert f"<!-- example:{name} -->" in text
-    readme = (ROOT / "README.md").read_text()
-    # The README shows a real message of every sink type.
+    # docs/alerts.md shows a real message of every sink type; the README, one.
     for sink in ("slack", "pagerduty", "webhook", "email", "sns", "alertmanager"):
-        assert f"<!-- example:{sink}-" in readme
+        assert f"<!-- example:{sink}-" in text
+    assert "<!-- example:slack-opened -->" in (ROOT / "README.md").read_text()

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from driftd import alerts
 from driftd.alerts import lifecycle, outbox
 from driftd.alerts.model import Delivery
 from driftd.config import Config
@@ -252,3 +253,35 @@ def test_two_daemons_queue_one_reminder(world: World) -> None:
     thread.join(10)
     assert theirs == []
     assert world.kinds() == ["opened", "renotify"]
+
+
+def test_alertmanager_hears_resolved_again_and_first_seen(world: World) -> None:
+    from driftd.alerts import alertmanager
+    from driftd.alerts.events import AlertEvent
+
+    a = drift_item("table:public.a", ["owner"], "app", "mallory", env=ENV)
+    world.run([a])
+    first_seen = world.now
+    world.run([])  # resolved
+    resolved_at = world.now
+
+    def due(after: timedelta) -> list[str]:
+        with Session(world.store.engine) as s, s.begin():
+            return [q.sink for q in lifecycle.renotify_due(s, world.config, world.now + after)]
+
+    stamp = first_seen.strftime("%Y-%m-%dT%H:%M:%SZ")
+    closed = resolved_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Closing events carry the stored item: first seen, closed, how.
+    [item] = world.payloads()[-1]["drift"]
+    assert (item["first_seen_at"], item["closed_at"], item["state"]) == (stamp, closed, "resolved")
+
+    assert due(timedelta(minutes=1)) == []  # am heard of it 6 minutes ago (renotify: 10m)
+    assert due(timedelta(minutes=6)) == ["am"]  # the resolved alert, once more
+    reminder = world.payloads("am")[-1]
+    assert reminder["kind"] == "renotify" and reminder["still_open"] == []
+    sink = alerts.sink(world.config, "am")
+    assert isinstance(sink, alertmanager.AlertmanagerSink)
+    [alert] = sink.alerts(AlertEvent.from_json(reminder), world.now)
+    assert (alert["startsAt"], alert["endsAt"]) == (stamp, closed)
+    assert due(timedelta(minutes=16)) == []  # past resend_resolved (15m): done
+    assert world.kinds() == ["opened", "resolved"]  # a webhook is told once

@@ -506,3 +506,50 @@ def test_fault_500s_and_restarts_deliver_each_alert_exactly_once(setup: Setup) -
     assert delivered == Counter({e.idempotency_key("hook"): 1 for e in events})
     # In order, despite the failures and restarts.
     assert [r.json["run_id"] for r in setup.server.delivered()] == list(range(6))
+
+
+def test_alertmanager_pair_one_instance_down(setup: Setup) -> None:
+    """One row per instance: the instance that is down is retried alone, in order, and
+    each instance gets each alert once; the one that is up is never held up."""
+    other = AlertServer()
+    try:
+        up, down = setup.server.url, other.url
+        config = setup.config(
+            f'[alerts.am]\ntype = "alertmanager"\nurl = ["{up}", "{down}"]\n'
+            'retry_initial = "10s"\n',
+            envs='[environments.prod]\nurl = "sqlite:///a.db"\nalerts = ["am"]\n',
+        )
+        store = setup.open(config)
+        try:
+            added = enqueue(store, config, event(1), event(2), event(3, kind="resolved"))
+            assert [(q.kind, q.target) for q in added] == [
+                ("opened", up),
+                ("opened", down),
+                ("opened", up),
+                ("opened", down),
+                ("resolved", up),
+                ("resolved", down),
+            ]
+            assert len({q.idempotency_key for q in added}) == 6
+            assert enqueue(store, config, event(1)) == []  # once per instance, however often
+
+            other.answer(503, "down for maintenance")
+            stats = outbox.dispatch_due(store.engine, config, T0, rng=Top())  # type: ignore[arg-type]
+            assert (stats.delivered, stats.retried, stats.down) == (3, 1, [f"am {down}"])
+            assert len(other.received()) == 1  # tried once, the rest waited behind it
+            by_target = Counter((r.target, r.state) for r in rows(store))
+            assert by_target == {(up, "delivered"): 3, (down, "pending"): 3}
+
+            other.answer(200, "")
+            later = T0 + timedelta(seconds=11)
+            assert outbox.dispatch_due(store.engine, config, later).delivered == 3
+            assert {r.state for r in rows(store)} == {"delivered"}
+            for server in (setup.server, other):
+                bodies = [r.json for r in server.delivered("/api/v2/alerts")]
+                ends = [b[0]["endsAt"] for b in bodies]
+                assert len(bodies) == 3  # each alert once, in order: the resolve last
+                assert ends[2] == "2026-11-22T10:00:00Z" and ends[0] > ends[2]
+        finally:
+            store.close()
+    finally:
+        other.close()

@@ -290,7 +290,7 @@ def test_webhook_signed_json(
 ) -> None:
     monkeypatch.setenv("HOOK_SECRET", "s3cr3t-hmac")
     monkeypatch.setenv("HOOK_TOKEN", "Bearer tok-123")
-    alert_server.require_signature("s3cr3t-hmac")
+    alert_server.require_signature("s3cr3t-hmac", "legacy")
     sink = make_sink(
         tmp_path,
         f"""
@@ -298,6 +298,7 @@ def test_webhook_signed_json(
         type = "webhook"
         url = "{alert_server.url}/driftd"
         secret_env = "HOOK_SECRET"
+        signature = "legacy"
         min_severity = "low"
         headers = {{ X-Team = "dba" }}
         headers_env = {{ Authorization = "HOOK_TOKEN" }}
@@ -310,6 +311,7 @@ def test_webhook_signed_json(
     [req] = alert_server.received("/driftd")
     assert req.signature_ok is True
     assert req.headers["x-driftd-signature"].startswith("sha256=")
+    assert "webhook-signature" not in req.headers  # legacy: the old header only
     key = event.idempotency_key("s")
     assert req.headers["idempotency-key"] == key == req.headers["x-driftd-delivery"]
     assert req.headers["x-driftd-event"] == "opened"
@@ -321,7 +323,7 @@ def test_webhook_signed_json(
     assert body["drift"] == [item.to_json()]  # the report's shape, field for field
 
     # A receiver with another secret refuses it: permanent, and no secret in the reason.
-    alert_server.require_signature("other")
+    alert_server.require_signature("other", "legacy")
     [refused] = send(sink, event)
     assert refused.result == "permanent" and refused.reason == "HTTP 401: bad signature"
 
@@ -330,6 +332,7 @@ def test_webhook_unsigned_without_secret(tmp_path: Path, alert_server: AlertServ
     sink = make_sink(tmp_path, f'[alerts.s]\ntype = "webhook"\nurl = "{alert_server.url}/h"\n')
     assert send(sink, opened(drift_item()))[0].ok
     assert "x-driftd-signature" not in alert_server.received()[0].headers
+    assert "webhook-signature" not in alert_server.received()[0].headers
 
 
 def test_http_answers_are_classified(tmp_path: Path, alert_server: AlertServer) -> None:
@@ -729,3 +732,379 @@ def test_logging_of_a_send_carries_no_secret(
     [outcome] = send(sink, opened(drift_item()))
     assert outcome.result == "retry" and SLACK_PATH not in outcome.reason
     assert SLACK_PATH not in caplog.text
+
+
+# -- Standard Webhooks (verified with the reference implementation) ---------------------------
+
+WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the specification's example secret
+
+
+def hook_sink(tmp_path: Path, url: str, extra: str = "") -> Sink[Any]:
+    return make_sink(
+        tmp_path,
+        f'[alerts.s]\ntype = "webhook"\nurl = "{url}/driftd"\nsecret_env = "HOOK_SECRET"\n{extra}',
+    )
+
+
+def test_webhook_standard_signature_verified_by_the_reference_library(
+    tmp_path: Path, alert_server: AlertServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    monkeypatch.setenv("HOOK_SECRET", WHSEC)
+    alert_server.require_signature(WHSEC)  # the reference verifier, as a receiver runs it
+    sink = hook_sink(tmp_path, alert_server.url)
+    event = opened(drift_item())
+    key = event.idempotency_key("s")
+    now = datetime.now(UTC)
+    assert sink.send(event, key, now).ok
+    assert sink.send(event, key, now + timedelta(seconds=1)).ok  # a retry of the same delivery
+    first, retry = alert_server.received("/driftd")
+    assert first.signature_ok and retry.signature_ok
+    # webhook-id is the idempotency key on every retry; the timestamp is each send's.
+    assert first.headers["webhook-id"] == retry.headers["webhook-id"] == key == first.json["id"]
+    assert first.headers["webhook-timestamp"] == str(int(now.timestamp()))
+    assert int(retry.headers["webhook-timestamp"]) == int(now.timestamp()) + 1
+    assert first.headers["webhook-signature"].startswith("v1,")
+    assert "x-driftd-signature" not in first.headers  # standard only, by default
+    assert Webhook(WHSEC).verify(first.body, first.headers) == first.json
+
+
+def test_webhook_replay_is_rejected_by_the_reference_verifier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    monkeypatch.setenv("HOOK_SECRET", WHSEC)
+    sink = hook_sink(tmp_path, "https://hooks.example")
+    event = opened(drift_item())
+    key = event.idempotency_key("s")
+    now = datetime.now(UTC)
+    hook = Webhook(WHSEC)
+    fresh = sink.render(event, key, now)  # type: ignore[attr-defined]
+    assert hook.verify(fresh.body, fresh.headers)["id"] == key
+    # The same request, captured and replayed six minutes later.
+    captured = sink.render(event, key, now - timedelta(minutes=6))  # type: ignore[attr-defined]
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        hook.verify(captured.body, captured.headers)
+    # Moving its timestamp forward breaks the signature.
+    forged = {**captured.headers, "webhook-timestamp": fresh.headers["webhook-timestamp"]}
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        hook.verify(captured.body, forged)
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        hook.verify(fresh.body.replace(b'"prod"', b'"dev1"'), fresh.headers)
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        Webhook("whsec_" + "A" * 32).verify(fresh.body, fresh.headers)
+
+
+def test_webhook_plain_secret_and_both_signatures(
+    tmp_path: Path, alert_server: AlertServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftd.alerts.base import sign
+
+    monkeypatch.setenv("HOOK_SECRET", "plain-old-secret")
+    # A plain secret is the key's bytes: the library takes it as whsec_ + base64.
+    alert_server.require_signature("plain-old-secret")
+    sink = hook_sink(tmp_path, alert_server.url, 'signature = "both"')
+    event = opened(drift_item())
+    assert sink.send(event, event.idempotency_key("s"), datetime.now(UTC)).ok
+    [req] = alert_server.received("/driftd")
+    assert req.signature_ok
+    assert req.headers["x-driftd-signature"] == sign("plain-old-secret", req.body)
+
+
+def test_webhook_secret_that_is_not_base64_is_a_clear_error(
+    tmp_path: Path, alert_server: AlertServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_SECRET", "whsec_not base64 at all!")
+    sink = hook_sink(tmp_path, alert_server.url)
+    event = opened(drift_item())
+    outcome = sink.send(event, event.idempotency_key("s"), datetime.now(UTC))
+    assert outcome.result == "retry" and "not base64" in outcome.reason
+    assert "at all" not in outcome.reason and not alert_server.received()
+
+
+# -- Alertmanager: config, HA, startsAt, resolved re-sends -------------------------------------
+
+
+def am_table(url: str, extra: str = "") -> str:
+    return f'[alerts.s]\ntype = "alertmanager"\nurl = {url}\n{extra}'
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('labels = { "team-name" = "dba" }', r"label name 'team-name' is not valid"),
+        ('labels = { "1team" = "dba" }', r"must match \[a-zA-Z_\]"),
+        ('labels = { severity = "page" }', "label severity is set by driftd"),
+        ('generator_url = "https://g/{nope}"', r"unknown placeholder \{nope\}"),
+        ('generator_url = "/relative"', "absolute"),
+    ],
+)
+def test_alertmanager_config_errors(tmp_path: Path, extra: str, message: str) -> None:
+    from driftd.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_sink(tmp_path, am_table('"http://am:9093"', extra))
+
+
+def test_alertmanager_urls(tmp_path: Path) -> None:
+    from driftd.errors import ConfigError
+
+    one = make_sink(tmp_path, am_table('"http://am:9093/"'))
+    assert one.targets() == ["http://am:9093"]
+    pair = make_sink(tmp_path, am_table('["http://am-1:9093", "https://am-2:9093/"]'))
+    assert pair.targets() == ["http://am-1:9093", "https://am-2:9093"]
+    for bad, message in [
+        ('["http://u:p@am:9093"]', "no credentials in the URL"),
+        ('["http://am:9093", "http://am:9093/"]', "listed twice"),
+        ("[]", "at least 1"),
+        ('"am:9093"', "must start with http"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            make_sink(tmp_path, am_table(bad))
+
+
+def stored(item: DriftItem, first_seen: datetime, closed: datetime | None = None) -> dict[str, Any]:
+    """An item as ``lifecycle.item_of`` gives it (first seen; closed, resolved)."""
+    data = item.to_json()
+    data["first_seen_at"] = first_seen.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if closed is not None:
+        data["closed_at"] = closed.strftime("%Y-%m-%dT%H:%M:%SZ")
+        data["state"] = "resolved"
+    return data
+
+
+def test_alertmanager_starts_at_first_seen_and_resolved_in_reminders(tmp_path: Path) -> None:
+    sink = make_sink(
+        tmp_path,
+        am_table(
+            '"http://am:9093"',
+            'generator_url = "https://g.example/d?env={environment}&id={drift_id}&o={object}"',
+        ),
+    )
+    first_seen = AT - timedelta(days=2)
+    still, gone = drift_item(), drift_item("table:public.orders")
+    reminder = AlertEvent.for_drift(
+        "renotify",
+        "prod",
+        [stored(still, first_seen), stored(gone, first_seen, AT - timedelta(minutes=4))],
+        at=AT,
+    )
+    alerts_ = {a["labels"]["drift_id"]: a for a in sink.alerts(reminder, NOW)}  # type: ignore[attr-defined]
+    firing, resolved = alerts_[still.id], alerts_[gone.id]
+    # startsAt: when the drift was first seen, not this reminder.
+    assert firing["startsAt"] == resolved["startsAt"] == "2026-11-20T10:00:03Z"
+    assert firing["endsAt"] == "2026-11-22T10:15:05Z" and "resolution" not in firing["annotations"]
+    # A resolved item in a reminder keeps the time it went away.
+    assert resolved["endsAt"] == "2026-11-22T09:56:03Z"
+    assert resolved["annotations"]["resolution"] == "gone from the live database"
+    assert firing["generatorURL"] == (
+        f"https://g.example/d?env=prod&id={still.id}&o=table%3Apublic.customers"
+    )
+
+
+def test_alertmanager_bad_label_is_never_sent(tmp_path: Path, alert_server: AlertServer) -> None:
+    sink = make_sink(tmp_path, am_table(f'"{alert_server.url}"'))
+    # A label name the config would refuse, smuggled past it.
+    sink.settings = sink.settings.model_copy(update={"labels": {"bad-name": "x"}})
+    [outcome] = send(sink, opened(drift_item()))
+    assert outcome.result == "permanent" and "label 'bad-name'" in outcome.reason
+    assert not alert_server.received()
+
+
+def test_alertmanager_every_instance(tmp_path: Path, alert_server: AlertServer) -> None:
+    from tests.alert_servers import AlertServer as Server
+
+    other = Server()
+    try:
+        sink = make_sink(tmp_path, am_table(f'["{alert_server.url}", "{other.url}"]'))
+        event = opened(drift_item())
+        key = event.idempotency_key("s")
+        # One instance, as an outbox row for it sends.
+        assert sink.send_to(other.url, event, key, NOW).ok
+        assert (len(alert_server.received()), len(other.received())) == (0, 1)
+        # All of them (`driftd alerts test`, or a row from before per-instance rows):
+        # done only when each took it; the one that failed is named.
+        other.fail(1, 503)
+        outcome = sink.send(event, key, NOW)
+        assert outcome.result == "retry" and outcome.reason.startswith(other.url + ": HTTP 503")
+        assert sink.send(event, key, NOW).ok
+        assert alert_server.received()[0].json == other.received()[0].json
+        # An instance no longer configured: its rows cannot be delivered.
+        gone = sink.send_to("http://old-am:9093", event, key, NOW)
+        assert gone.result == "permanent" and "no longer" in gone.reason
+    finally:
+        other.close()
+
+
+# -- SNS: botocore's own retries, limits --------------------------------------------------------
+
+PUBLISHED = (
+    '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>'
+    "<MessageId>m-123</MessageId></PublishResult><ResponseMetadata><RequestId>r-1</RequestId>"
+    "</ResponseMetadata></PublishResponse>"
+)
+FAILED = (
+    '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type>'
+    "<Code>InternalFailure</Code><Message>boom</Message></Error><RequestId>r-2</RequestId>"
+    "</ErrorResponse>"
+)
+
+
+def test_sns_retries_within_one_delivery_attempt(
+    tmp_path: Path, alert_server: AlertServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftd.alerts.sns import SDK_ATTEMPTS
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    arn = "arn:aws:sns:eu-west-1:123456789012:driftd"
+    sink = make_sink(
+        tmp_path,
+        f'[alerts.s]\ntype = "sns"\ntopic_arn = "{arn}"\nendpoint_url = "{alert_server.url}"\n',
+    )
+    assert sink.client().meta.config.retries["total_max_attempts"] == SDK_ATTEMPTS == 3  # type: ignore[attr-defined]
+    alert_server.answer(200, PUBLISHED, **{"Content-Type": "text/xml"})
+    alert_server.fail(2, 500, FAILED, **{"Content-Type": "text/xml"})
+    [outcome] = send(sink, opened(drift_item()))  # two 5xx, then SNS takes it
+    assert outcome.ok and outcome.reason == "MessageId m-123"
+    assert [r.answered for r in alert_server.received()] == [500, 500, 200]
+    # Still failing after botocore's attempts: the outbox's turn.
+    alert_server.fail(3, 500, FAILED, **{"Content-Type": "text/xml"})
+    [later] = send(sink, opened(drift_item()))
+    assert later.result == "retry" and "InternalFailure" in later.reason
+    assert len(alert_server.received()) == 6
+    # Not SNS at all (a proxy's error page): retried by the outbox, not a crash.
+    alert_server.fail(3, 502, "<html>bad gateway</html>")
+    [proxy] = send(sink, opened(drift_item()))
+    assert proxy.result == "retry", proxy
+
+
+def test_sns_message_and_subject_at_the_limit(tmp_path: Path, aws: Any) -> None:
+    import boto3
+
+    from driftd.alerts.sns import MAX_MESSAGE, MAX_SUBJECT, size
+
+    arn = boto3.client("sns", region_name="eu-west-1").create_topic(Name="driftd")["TopicArn"]
+    queue = sns_queue(arn)
+    sink = make_sink(tmp_path, f'[alerts.s]\ntype = "sns"\ntopic_arn = "{arn}"\n')
+    items = [
+        drift_item(f"table:public.t{i:04d}", ["comment"], None, "ü" * 1500, severity="medium")
+        for i in range(300)
+    ]
+    event = opened(*items, env="prod\x07\n" + "é" * 150)
+    request = sink.render(event, "k", NOW)  # type: ignore[attr-defined]
+    # As much as fits, and no more: 256 KB with the attributes.
+    assert MAX_MESSAGE - 8000 < size(request) <= MAX_MESSAGE == 262144
+    kept = json.loads(json.loads(request["Message"])["default"])["drift"]
+    assert 0 < len(kept) < 300 and kept == [i.to_json() for i in items[: len(kept)]]
+    subject = request["Subject"]
+    assert len(subject) == MAX_SUBJECT == 99 and subject.endswith("...")
+    assert subject.isascii() and subject.isprintable() and subject.startswith("[driftd] prod-")
+    [outcome] = send(sink, event)
+    assert outcome.ok, outcome.reason
+    [message] = boto3.client("sqs", region_name="eu-west-1").receive_message(QueueUrl=queue)[
+        "Messages"
+    ]
+    assert json.loads(message["Body"])["Subject"] == subject
+
+
+# -- limits: Slack, PagerDuty, email ------------------------------------------------------------
+
+
+def whole_entities(mrkdwn: str) -> bool:
+    import re
+
+    return all(re.match(r"&(amp|lt|gt);", mrkdwn[m.start() :]) for m in re.finditer("&", mrkdwn))
+
+
+def test_slack_fit_never_cuts_an_escape() -> None:
+    from driftd.alerts.slack import fit
+
+    assert fit("a&b", 7) == "a&amp;b"
+    assert fit("a&b", 6) == "a…"
+    for limit in range(2, 40):
+        for raw in ("&" * 50, "<>" * 30, "x&<y>" * 20):
+            out = fit(raw, limit)
+            assert len(out) <= limit and whole_entities(out), (raw, limit, out)
+
+
+def test_slack_sections_at_the_limit(slack: Sink[Any], alert_server: AlertServer) -> None:
+    from driftd.alerts.slack import MAX_HEADER, MAX_SECTION, MAX_TEXT
+
+    item = drift_item(
+        "table:public." + "&" * 900,
+        ["comment"],
+        None,
+        "<&>" * 2000,
+        statement="COMMENT ON TABLE t IS " + "&" * 3000,
+    )
+    event = opened(*[item] * 60, env="&" * 400)
+    [outcome] = send(slack, event)
+    assert outcome.ok, outcome.reason
+    body = alert_server.received()[0].json
+    assert len(body["blocks"]) <= 50
+    assert len(body["blocks"][0]["text"]["text"]) == MAX_HEADER
+    assert len(body["text"]) <= MAX_TEXT and whole_entities(body["text"])
+    sections = [b["text"]["text"] for b in body["blocks"] if b["type"] == "section"]
+    # Filled up to the limit (within one escape), never past it.
+    assert MAX_SECTION - 5 < max(len(t) for t in sections) <= MAX_SECTION
+    for text_ in sections:
+        assert whole_entities(text_)
+        assert text_.count("```") == 2  # the statement's block is closed
+    contexts = [e["text"] for b in body["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert all(len(t) <= MAX_SECTION and whole_entities(t) for t in contexts)
+
+
+def test_pagerduty_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from driftd.alerts.base import json_body
+    from driftd.alerts.pagerduty import MAX_DEDUP_KEY, MAX_PAYLOAD, MAX_SUMMARY
+
+    monkeypatch.setenv("PD_KEY", "R0UTINGKEYR0UTINGKEYR0UTINGKEY00")
+    sink = make_sink(
+        tmp_path,
+        '[alerts.s]\ntype = "pagerduty"\nrouting_key_env = "PD_KEY"\nmin_severity = "info"\n',
+    )
+    huge = drift_item("table:public." + "x" * (600 * 1024))
+    event = opened(huge)
+    [part] = sink.split(event)
+    request = sink.render(part, "k", NOW)  # type: ignore[attr-defined]
+    assert len(json_body(request.payload)) <= MAX_PAYLOAD == 512 * 1024
+    payload = request.payload["payload"]
+    assert len(payload["summary"]) == MAX_SUMMARY == 1024 and payload["summary"].endswith("…")
+    assert payload["custom_details"]["drift_id"] == huge.id
+    assert "too large" in payload["custom_details"]["truncated"]
+    # A small event is left alone.
+    [small] = sink.split(opened(drift_item()))
+    assert "truncated" not in sink.render(small, "k", NOW).payload["payload"]["custom_details"]  # type: ignore[attr-defined]
+    # Environment incidents: a long environment name gives a hashed key within 255.
+    monkeypatch.setenv("PD_KEY", "R0UTINGKEYR0UTINGKEYR0UTINGKEY00")
+    env_sink = make_sink(
+        tmp_path,
+        '[alerts.s]\ntype = "pagerduty"\nrouting_key_env = "PD_KEY"\ndedup = "environment"\n',
+    )
+    key = env_sink.dedup_for(opened(drift_item(), env="e" * 300))  # type: ignore[attr-defined]
+    assert len(key) <= MAX_DEDUP_KEY and key.startswith("driftd:")
+    exact = env_sink.dedup_for(opened(drift_item(), env="e" * (255 - len("driftd::drift"))))  # type: ignore[attr-defined]
+    assert len(exact) == MAX_DEDUP_KEY and exact.endswith(":drift")
+
+
+def test_email_subject_at_the_limit(tmp_path: Path) -> None:
+    from driftd.alerts.email import MAX_SUBJECT
+
+    sink = email_sink(tmp_path, 25, 'security = "none"')
+    msg = sink.render(opened(drift_item(), env="ünï " * 100), "k", NOW)  # type: ignore[attr-defined]
+    subject = msg["Subject"]
+    assert len(subject) == MAX_SUBJECT == 200 and subject.endswith("…")
+    assert "\n" not in subject
+    raw = msg.as_bytes(policy=email.policy.SMTP)
+    header = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in header.split(b"\r\n"))  # folded (RFC 5322)
+    # (CPython's folding drops a space between two encoded words here: the words survive.)
+    assert "".join(parse_mail(raw)["Subject"].split()) == "".join(subject.split())
+    plain = sink.render(opened(drift_item(), env="prod-" + "x" * 300), "k", NOW)  # type: ignore[attr-defined]
+    assert len(plain["Subject"]) == MAX_SUBJECT
+    raw = plain.as_bytes(policy=email.policy.SMTP)
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert parse_mail(raw)["Subject"] == plain["Subject"]

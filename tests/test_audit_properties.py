@@ -93,7 +93,9 @@ def test_sql_analysis_never_raises(sql: str, dialect: str) -> None:
     for s in statements:
         assert s.text == mask(s.text, dialect) or dialect != "postgres"
         assert len(s.text) <= 100_000 + 10
-    assert time.monotonic() - started < 2
+    # A hang guard, not a speed target (those live in bench/): hostile input must not
+    # stall a check. Generous, so a loaded CI machine never fails it.
+    assert time.monotonic() - started < 20
 
 
 @FAST

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 
+pytestmark = pytest.mark.server
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("DRIFTD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -24,13 +24,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from driftd import canonical
-from driftd.collect import Collected, Target
-from driftd.collect.generic import (
-    collect,
-    inspected_objects,
-    mysql_read_only_session,
-    normalize_sql,
-)
+from driftd.collect import Collected, Target, collect
+from driftd.collect.ddl_tokens import normalize_sql
+from driftd.collect.inspector import inspected_objects
+from driftd.collect.mysql import mysql_read_only_session
 from driftd.errors import CollectError
 
 

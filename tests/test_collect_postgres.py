@@ -388,7 +388,9 @@ def test_table_structure(env: Env) -> None:
         " CREATE FOREIGN TABLE app.ft (a int) SERVER files OPTIONS (filename '/dev/null')",
         ("extension:file_fdw",),
         ("table:app.ft",),
+        ("foreign_server:files",),  # the server is an object of its own
     )
+    assert after["foreign_server:files"]["wrapper"] == "file_fdw"
     assert after["table:app.ft"]["foreign_server"] == "files"
     assert after["table:app.ft"]["foreign_options"] == {"filename": "/dev/null"}
 
@@ -723,12 +725,19 @@ def test_read_only_role_is_enough(env: Env, monkeypatch: pytest.MonkeyPatch) -> 
     as_admin = env.collect()
     sent: list[str] = []
     original = psycopg.Connection.execute
+    original_cursor = psycopg.Cursor.execute
 
     def spy(self: psycopg.Connection[Any], query: Any, *args: Any, **kw: Any) -> Any:
         sent.append(query if isinstance(query, str) else query.as_string(self))
         return original(self, query, *args, **kw)
 
+    def spy_cursor(self: psycopg.Cursor[Any], query: Any, *args: Any, **kw: Any) -> Any:
+        if isinstance(query, str):  # Connection.execute goes through here too: count once
+            sent.append(query) if not sent or sent[-1] != query else None
+        return original_cursor(self, query, *args, **kw)
+
     monkeypatch.setattr(psycopg.Connection, "execute", spy)
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy_cursor)
     url = make_url(env.pgdb.url).set(username=ro).render_as_string(hide_password=False)
     as_ro = env.collect(url=url)
     assert as_ro == as_admin

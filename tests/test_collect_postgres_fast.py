@@ -19,6 +19,7 @@ from psycopg import sql
 
 from driftd.collect import Target
 from driftd.collect import postgres as pg
+from driftd.collect.postgres import build, queries
 from tests.conftest import PgDatabase
 
 CASES = """
@@ -96,21 +97,20 @@ def test_key_definitions_match_pg_get_constraintdef(
 ) -> None:
     fast = collect(target)
     built: list[str] = []
-    key_definition = pg._Builder._key_definition
+    key_definition = build.Builder._key_definition
 
-    def spy(self: pg._Builder, *args: Any) -> str:
+    def spy(self: build.Builder, *args: Any) -> str:
         built.append(key_definition(self, *args))
         return built[-1]
 
-    monkeypatch.setattr(pg._Builder, "_key_definition", spy)
-    pg._constraints_sql.cache_clear()
+    monkeypatch.setattr(build.Builder, "_key_definition", spy)
+    queries.constraints_sql.cache_clear()
     assert collect(target) == fast
     assert len(built) >= 10  # the shortcut was taken for the plain keys...
-    monkeypatch.setattr(pg, "FAST_KEY_DEFINITIONS", range(0))
-    pg._constraints_sql.cache_clear()
+    real = queries.constraints_sql
+    monkeypatch.setattr(queries, "constraints_sql", lambda v: real(v, range(0)))
     built.clear()
     slow = collect(target)
-    pg._constraints_sql.cache_clear()
     assert built == []  # ...and not at all here
     assert fast == slow
     child = fast["table:s2.child"]["constraints"]
@@ -194,10 +194,10 @@ def test_a_failure_while_building_stops_the_reader(
 ) -> None:
     """The query running on the reader thread is cancelled; nothing is left behind."""
 
-    def broken(self: pg._Builder, rows: list[Any]) -> None:
+    def broken(self: build.Builder, rows: list[Any]) -> None:
         raise RuntimeError("a bug while building")
 
-    monkeypatch.setattr(pg._Builder, "_tables", broken)
+    monkeypatch.setattr(build.Builder, "_tables", broken)
     before = {t.name for t in threading.enumerate()}
     with pytest.raises(RuntimeError, match="a bug while building"):
         pg.collect(target)
@@ -210,7 +210,12 @@ def test_a_failure_while_building_stops_the_reader(
 def test_reader_errors_are_raised_as_they_were(
     target: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pg, "COLUMNS_SQL", "SELECT 1/0")
+    real = queries.sql
+
+    def broken(name: str) -> str:
+        return "SELECT 1/0" if name == "column" else real(name)
+
+    monkeypatch.setattr(queries, "sql", broken)
     with pytest.raises(pg.CollectError, match="division by zero"):
         pg.collect(target)
     assert gc.isenabled()

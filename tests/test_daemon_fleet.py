@@ -109,7 +109,15 @@ def test_two_daemons_split_ten_environments_and_survive_a_kill(
 
     wait_for("the environments to split 5/5", split, 4 * LEASE)
     balanced = datetime.now().astimezone()
-    time.sleep(3 * PERIOD)
+
+    def every_environment_checked_since() -> bool:
+        return {env for env, _, start, _ in runs(statedb) if start > balanced} == set(ENVS)
+
+    wait_for(
+        "every environment to be checked once balanced",
+        every_environment_checked_since,
+        3 * PERIOD + 5,
+    )
     owners = holders(statedb)
     steady = [r for r in runs(statedb) if r[2] > balanced]
     assert {env for env, *_ in steady} == set(ENVS), "every environment checked"

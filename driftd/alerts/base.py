@@ -26,8 +26,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from driftd import __version__
 from driftd.alerts.events import CLOSING_KINDS, DRIFT_KINDS, ENVIRONMENT_KINDS, KINDS, AlertEvent
-from driftd.config import Severity
-from driftd.drift import SEVERITY_ORDER
+from driftd.drift import SEVERITY_ORDER, Severity
 from driftd.durations import parse_duration
 from driftd.errors import ConfigError
 
@@ -229,12 +228,26 @@ class Sink(ABC, Generic[S]):
     def test_events(self, at: datetime) -> list[AlertEvent]:
         return [AlertEvent.test(self.name, at=at)]
 
+    def resend_resolved_for(self) -> float:
+        """Seconds after drift closed during which reminders still carry it, resolved
+        (services that may hold the alert until told again, such as Alertmanager)."""
+        return 0.0
+
+    def targets(self) -> list[str]:
+        """The instances every delivery goes to, each its own outbox row (``[""]``: one
+        delivery per event, the sink's own business where it goes)."""
+        return [""]
+
     # -- rendering and sending ---------------------------------------------------
 
     @abstractmethod
     def send(self, event: AlertEvent, key: str, now: datetime) -> Outcome:
         """Deliver one routed event; ``key`` is its idempotency key. Never raises for
         a failure of the service or the network: the outcome says what happened."""
+
+    def send_to(self, target: str, event: AlertEvent, key: str, now: datetime) -> Outcome:
+        """Deliver to one of :meth:`targets` (``""``: wherever :meth:`send` sends)."""
+        return self.send(event, key, now)
 
     def close(self) -> None:
         """Release connections (sinks are built per dispatch pass)."""

@@ -3,6 +3,10 @@
 SMTP says itself what is worth retrying: 4xx replies are transient, 5xx are
 permanent (RFC 5321 §4.2.1). Connection failures and timeouts are retried.
 ``Message-ID`` is the idempotency key, so a resent message threads as the same.
+
+The subject is one line of at most 200 characters (``…`` past it): RFC 5322
+caps a header line at 998 characters and asks for 78, which the email
+package's folding keeps to; what a mail client shows of a subject is far less.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from driftd.alerts.events import AlertEvent
 from driftd.errors import ConfigError
 
 DEFAULT_PORT = {"starttls": 587, "ssl": 465, "none": 25}
+MAX_SUBJECT = 200
 SEVERITY_COLOUR = {
     "critical": "#b00020",
     "high": "#d9480f",
@@ -66,8 +71,10 @@ class EmailSink(Sink[EmailSettings]):
     def render(self, event: AlertEvent, key: str, now: datetime) -> EmailMessage:
         s = self.settings
         msg = EmailMessage()
-        subject = f"{s.subject_prefix} {text.title(event)}".strip()
-        msg["Subject"] = " ".join(subject.split())[:200]
+        subject = " ".join(f"{s.subject_prefix} {text.title(event)}".split())
+        if len(subject) > MAX_SUBJECT:
+            subject = subject[: MAX_SUBJECT - 1] + "…"
+        msg["Subject"] = subject
         msg["From"] = s.sender
         msg["To"] = ", ".join(s.to)
         msg["Date"] = format_datetime(event.at)

@@ -20,6 +20,7 @@ from driftd import alerts
 from driftd.alerts.base import HttpRequest, Sink
 from driftd.alerts.events import AlertEvent
 from driftd.config import Config, parse
+from driftd.drift import iso
 
 AT = datetime(2026, 11, 22, 10, 0, 3, tzinfo=UTC)
 SENT = AT + timedelta(seconds=1)
@@ -27,7 +28,8 @@ SENT = AT + timedelta(seconds=1)
 SECRETS = {
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX",
     "PAGERDUTY_ROUTING_KEY": "R0UTINGKEYR0UTINGKEYR0UTINGKEY00",
-    "DRIFTD_WEBHOOK_SECRET": "webhook-secret",
+    # The example secret of the Standard Webhooks specification.
+    "DRIFTD_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 }
 CONFIG = """
 [environments.prod]
@@ -61,8 +63,9 @@ topic_arn = "arn:aws:sns:eu-west-1:123456789012:driftd-alerts"
 
 [alerts.am]
 type = "alertmanager"
-url = "http://alertmanager.internal:9093"
+url = ["http://am-1.internal:9093", "http://am-2.internal:9093"]
 labels = { team = "dba" }
+generator_url = "https://grafana.internal/d/driftd?var-environment={environment}&var-drift={drift_id}"
 """
 
 ATTRIBUTION: dict[str, list[dict[str, Any]]] = {
@@ -125,13 +128,22 @@ def config() -> Config:
 
 def events() -> dict[str, AlertEvent]:
     opened = AlertEvent.for_drift("opened", "prod", ITEMS, at=AT, run_id=1842, still_open=ITEMS)
+    resolved_at = AT + timedelta(hours=1)
+    # Closing events carry the stored item (``lifecycle.item_of``): when it was first
+    # seen, when and how it closed.
+    closed = {
+        **ITEMS[0],
+        "first_seen_at": iso(AT),
+        "closed_at": iso(resolved_at),
+        "state": "resolved",
+    }
     return {
         "opened": opened,
         "resolved": AlertEvent.for_drift(
             "resolved",
             "prod",
-            ITEMS[:1],
-            at=AT + timedelta(hours=1),
+            [closed],
+            at=resolved_at,
             run_id=1854,
             still_open=ITEMS[1:],
         ),
@@ -206,7 +218,10 @@ def render() -> dict[str, str]:
         out["alertmanager-opened"] = _http(sinks["am"], ev["opened"])[0]
         out["alertmanager-resolved"] = _http(sinks["am"], ev["resolved"])[0]
         assert not any(
-            "hunter2" in text or SECRETS["SLACK_WEBHOOK_URL"] in text for text in out.values()
+            "hunter2" in text
+            or SECRETS["SLACK_WEBHOOK_URL"] in text
+            or SECRETS["DRIFTD_WEBHOOK_SECRET"] in text
+            for text in out.values()
         )
         return out
     finally:

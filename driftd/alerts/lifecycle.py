@@ -5,7 +5,9 @@
   and the environment's health events. :func:`run_hook` wraps it as the state
   store's ``repo.RunHook``.
 - :func:`renotify_due`: periodically, queue reminders for drift still open
-  after a sink's ``renotify_after``.
+  after a sink's ``renotify_after``; for a sink that may hold an alert until
+  told again (Alertmanager), a reminder also carries the drift that closed
+  within the sink's ``resend_resolved_for``, as resolved.
 
 Dedup on drift id across runs and restarts comes from the state store (an item
 is ``opened`` once until it closes) and from the outbox's idempotency keys.
@@ -19,24 +21,28 @@ tables (drift items and runs).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from driftd import alerts
 from driftd.alerts.events import AlertEvent, compact
 from driftd.alerts.model import Delivery
-from driftd.alerts.outbox import Queued, enqueue, sinks_of
+from driftd.alerts.outbox import BATCH, Queued, dispatch_due, enqueue, sinks_of
 from driftd.config import Config
-from driftd.drift import Change, DriftItem, EnvironmentReport
+from driftd.drift import Change, DriftItem, EnvironmentReport, iso
+from driftd.errors import first_line
 from driftd.store.models import Drift, Run
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("open", "acknowledged")
+CLOSED = ("resolved", "accepted")
 
 
 class RunChanges(Protocol):
@@ -51,8 +57,10 @@ class RunChanges(Protocol):
 
 
 def item_of(row: Drift) -> dict[str, Any]:
-    """A stored drift item in the report's JSON shape."""
-    return DriftItem(
+    """A stored drift item in the report's JSON shape, plus when driftd first saw it
+    (``first_seen_at``) and, once it closed, when and how (``closed_at``, ``state``:
+    ``resolved`` or ``accepted``). Alert items only: the report has none of these."""
+    item = DriftItem(
         object=row.object,
         change=cast(Change, row.change),
         path=list(row.path),
@@ -63,6 +71,12 @@ def item_of(row: Drift) -> dict[str, Any]:
         rules=list(row.rules or []),
         attribution=list(row.attribution or []),
     ).to_json()
+    if row.first_seen_at is not None:
+        item["first_seen_at"] = iso(row.first_seen_at)
+    if row.closed_at is not None and row.state in CLOSED:
+        item["closed_at"] = iso(row.closed_at)
+        item["state"] = row.state
+    return item
 
 
 def open_drift(session: Session, environment: str) -> list[Drift]:
@@ -255,11 +269,28 @@ def environment_health(
     return queued
 
 
+def recently_closed(session: Session, environment: str, since: datetime) -> list[Drift]:
+    return list(
+        session.scalars(
+            select(Drift).where(
+                Drift.environment == environment,
+                Drift.state.in_(CLOSED),
+                Drift.closed_at >= since,
+            )
+        )
+    )
+
+
 def renotify_due(
     session: Session, config: Config, now: datetime, environments: Sequence[str] | None = None
 ) -> list[Queued]:
     """Queue a reminder to each sink with ``renotify_after`` whose environment still has
-    drift open (for that sink) and that heard nothing about it for that long."""
+    drift open (for that sink) and that heard nothing about it for that long.
+
+    For a sink with ``resend_resolved_for`` (Alertmanager), the reminder also carries
+    the items that closed within that time, as resolved (``closed_at``, ``state``),
+    the way Prometheus re-sends resolved alerts: an instance that missed the resolve
+    (down, restarted, or it never got the first one) learns it all the same."""
     queued: list[Queued] = []
     for env in environments if environments is not None else sorted(config.environments):
         wanting = []
@@ -274,16 +305,30 @@ def renotify_due(
         if not wanting:
             continue
         rows = open_drift(session, env)
-        if not rows:
+        window = max(s.resend_resolved_for() for s in wanting)
+        closed = recently_closed(session, env, now - timedelta(seconds=window)) if window else []
+        if not rows and not closed:
             continue
         for sink in wanting:
             every = sink.settings.renotify_after or 0.0
             items = [item_of(r) for r in rows if r.state == "open" or sink.refresh_acknowledged]
+            since = now - timedelta(seconds=sink.resend_resolved_for())
+            ended = [
+                item_of(r)
+                for r in closed
+                if sink.resend_resolved_for() and r.closed_at and r.closed_at >= since
+            ]
+            if not items and not ended:
+                continue
             # A reminder is dated to the start of its period, so daemons of a fleet
             # that both find it due within one period queue it once (same key).
             period = datetime.fromtimestamp(now.timestamp() // every * every, UTC)
             event = AlertEvent.for_drift(
-                "renotify", env, items, at=period, still_open=[compact(i) for i in items]
+                "renotify",
+                env,
+                [*items, *ended],
+                at=period,
+                still_open=[compact(i) for i in items],
             )
             if sink.route(event) is None:
                 continue
@@ -301,3 +346,29 @@ def renotify_due(
                 continue
             queued += enqueue(session, config, event, sinks=[sink.name], now=now)
     return queued
+
+
+def run_forever(
+    engine: Engine,
+    get_config: Callable[[], Config],
+    stop: threading.Event,
+    *,
+    interval: float = 5.0,
+    renotify_every: float = 60.0,
+) -> None:
+    """The daemon's alert thread: dispatch every ``interval``, queue reminders every
+    ``renotify_every``, until ``stop`` is set. Errors are logged and the loop goes on."""
+    last_renotify = 0.0
+    while not stop.is_set():
+        config = get_config()
+        try:
+            if time.monotonic() - last_renotify >= renotify_every:
+                with Session(engine) as s, s.begin():
+                    renotify_due(s, config, datetime.now(UTC))
+                last_renotify = time.monotonic()
+            stats = dispatch_due(engine, config)
+            if stats.attempted >= BATCH:
+                continue  # more is due: no pause
+        except Exception as exc:
+            log.error("alerts: dispatch pass failed: %s", first_line(exc))
+        stop.wait(interval)

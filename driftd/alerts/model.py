@@ -1,4 +1,4 @@
-"""The alert outbox table, on the state store's metadata (Alembic revision 0002).
+"""The alert outbox table, on the state store's metadata (Alembic revisions 0002, 0004).
 
 Kept free of sink code so the store's migrations can import it cheaply.
 """
@@ -22,12 +22,17 @@ class Delivery(Base):
     ``payload`` is the event as routed to this sink (never the rendered request:
     that holds secrets such as a routing key or a webhook URL, and is rebuilt at
     send time). ``environment`` is ``""`` for events of no environment (tests).
-    Deliveries of one sink and environment go out in ``id`` order.
+    ``target`` is the one instance of a sink that posts to several (each
+    Alertmanager of an HA pair gets its own row, so one that is down never
+    holds up the other); ``""`` for every other sink, and for a row that goes
+    to all of a sink's instances. Deliveries of one (sink, target, environment)
+    go out in ``id`` order.
     """
 
     __tablename__ = "alert_deliveries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sink: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(500), default="", server_default="")
     environment: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     idempotency_key: Mapped[str] = mapped_column(String(64))
@@ -47,4 +52,6 @@ class Delivery(Base):
         Index(None, "state", "next_attempt_at"),
         # Order within (sink, environment); the lifecycle's "what did this sink last hear".
         Index(None, "sink", "environment", "kind", "id"),
+        # Order within (sink, target, environment).
+        Index(None, "sink", "target", "environment", "id"),
     )

@@ -1,6 +1,7 @@
 """The durable alert outbox: enqueue with the run, deliver until the sink takes it.
 
-``enqueue`` writes one row per sink that takes an event, in the caller's
+``enqueue`` writes one row per sink that takes an event (one per instance for
+a sink that posts to several, such as an Alertmanager HA pair), in the caller's
 transaction: the run and its alerts are committed together or not at all.
 Routing happens there (the environment's sinks, each one's severity, object
 and environment filters). A row holds the routed event, never the rendered
@@ -22,23 +23,24 @@ the commit: the row is sent again, with the same idempotency key (PagerDuty's
 dedup key, the webhook's ``Idempotency-Key``, the email's ``Message-ID``,
 an SNS FIFO deduplication id), so services that dedupe drop it.
 
-Deliveries of one (sink, environment) go out in order: a resolve never
-overtakes its trigger. Failures are retried with exponential backoff and full
-jitter (honouring ``Retry-After``) until ``max_attempts`` or ``give_up_after``,
-then the row is ``failed`` and logged; other 4xx answers fail it at once.
+Deliveries of one (sink, target, environment) go out in order: a resolve never
+overtakes its trigger. Each instance of a multi-instance sink has its own
+rows: one instance that is down is retried alone while the others get on.
+Failures are retried with exponential backoff and full jitter (honouring
+``Retry-After``) until ``max_attempts`` or ``give_up_after``, then the row is
+``failed`` and logged; other 4xx answers fail it at once.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -64,6 +66,7 @@ class Queued:
     sink: str
     kind: str
     idempotency_key: str
+    target: str = ""
 
 
 @dataclass
@@ -72,7 +75,9 @@ class DispatchStats:
     retried: int = 0
     failed: int = 0
     # Sinks that answered "try later" in this pass: their other rows waited.
+    # ``sink`` or, for one instance of a multi-instance sink, ``sink target``.
     down: list[str] = field(default_factory=list)
+    down_targets: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     @property
     def attempted(self) -> int:
@@ -115,12 +120,18 @@ def enqueue(
         routed = sink.route(event)
         if routed is None:
             continue
-        for part in sink.split(routed):
+        parts = [(p, t) for p in sink.split(routed) for t in sink.targets()]
+        for part, target in parts:
+            key = sink.part_key(part)
             values: dict[str, Any] = {
                 "sink": name,
+                "target": target,
                 "environment": part.environment,
                 "kind": part.kind,
-                "idempotency_key": event.idempotency_key(name, sink.part_key(part)),
+                # One key per instance: the unique (sink, key) keeps each row once.
+                "idempotency_key": event.idempotency_key(
+                    name, f"{key}@{target}" if target else key
+                ),
                 "payload": part.to_json(),
                 "state": PENDING,
                 "attempts": 0,
@@ -135,7 +146,7 @@ def enqueue(
             )
             new_id = session.execute(stmt).scalar()
             if new_id is not None:
-                added.append(Queued(new_id, name, part.kind, values["idempotency_key"]))
+                added.append(Queued(new_id, name, part.kind, values["idempotency_key"], target))
     return added
 
 
@@ -155,12 +166,13 @@ def backoff(
     return max(delay, retry_after or 0.0)
 
 
-def _due(now: datetime, skip: Iterable[str]) -> Any:
+def _due(now: datetime, skip: Iterable[tuple[str, str]]) -> Any:
     earlier = aliased(Delivery)
     blocked = (
         select(earlier.id)
         .where(
             earlier.sink == Delivery.sink,
+            earlier.target == Delivery.target,
             earlier.environment == Delivery.environment,
             earlier.state == PENDING,
             earlier.id < Delivery.id,
@@ -170,9 +182,8 @@ def _due(now: datetime, skip: Iterable[str]) -> Any:
     query = select(Delivery).where(
         Delivery.state == PENDING, Delivery.next_attempt_at <= now, ~blocked
     )
-    skip = list(skip)
-    if skip:
-        query = query.where(Delivery.sink.not_in(skip))
+    for sink, target in sorted(skip):
+        query = query.where(~and_(Delivery.sink == sink, Delivery.target == target))
     return query.order_by(Delivery.next_attempt_at, Delivery.id).limit(1)
 
 
@@ -221,7 +232,7 @@ class _Pass:
             )
         try:
             event = AlertEvent.from_json(row.payload)
-            return sink.send(event, row.idempotency_key, now)
+            return sink.send_to(row.target, event, row.idempotency_key, now)
         except Exception as exc:  # a bug in a sink: keep the row, say what happened
             log.exception("alerts.%s: sending crashed", row.sink)
             return Outcome("retry", sink.scrub(f"internal error: {type(exc).__name__}: {exc}"))
@@ -233,6 +244,7 @@ class _Pass:
         row.last_attempt_at = now
         fields: dict[str, Any] = {
             "sink": row.sink,
+            "target": row.target or None,
             "environment": row.environment or None,
             "event": row.kind,
             "delivery": row.id,
@@ -259,8 +271,9 @@ class _Pass:
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 row.last_error = reason
                 self.stats.retried += 1
-                if row.sink not in self.stats.down:
-                    self.stats.down.append(row.sink)
+                if (row.sink, row.target) not in self.stats.down_targets:
+                    self.stats.down_targets.add((row.sink, row.target))
+                    self.stats.down.append(f"{row.sink} {row.target}".strip())
                 metrics.SENT.labels(row.sink, "retry").inc()
                 log.warning(
                     "alerts.%s: %s alert not delivered, next try in %.0fs: %s",
@@ -289,7 +302,8 @@ class _Pass:
         """PostgreSQL: claim, send and mark one row in one transaction."""
         now = self.now()
         with Session(engine, expire_on_commit=False) as s, s.begin():
-            query = _due(now, self.stats.down).with_for_update(skip_locked=True, of=Delivery)
+            query = _due(now, self.stats.down_targets)
+            query = query.with_for_update(skip_locked=True, of=Delivery)
             row = s.scalars(query).first()
             if row is None:
                 return False
@@ -301,7 +315,7 @@ class _Pass:
         """SQLite: claim one row with a lease (short transaction), send, then mark it."""
         now = self.now()
         with Session(engine, expire_on_commit=False) as s, s.begin():
-            row = s.scalars(_due(now, self.stats.down)).first()
+            row = s.scalars(_due(now, self.stats.down_targets)).first()
             if row is None:
                 return False
             self.sink(row.sink)  # the lease outlasts this sink's timeout
@@ -339,7 +353,8 @@ def dispatch_due(
     """Send what is due (at most ``limit`` rows) and record each outcome.
 
     ``now`` fixes the clock for the pass (tests); by default it is the real time.
-    A sink that answers "try later" is skipped for the rest of the pass.
+    A sink (or one instance of it) that answers "try later" is skipped for the
+    rest of the pass.
     """
     run = _Pass(config, now, rng)
     step = run.one_locked if engine.dialect.name == "postgresql" else run.one_leased
@@ -367,10 +382,8 @@ def pending_counts(session: Session) -> dict[str, int]:
 
 
 def update_pending_gauge(engine: Engine, config: Config) -> None:
-    with Session(engine) as s:
-        counts = pending_counts(s)
-    for name in {*config.alerts, *counts}:
-        metrics.PENDING.labels(name).set(counts.get(name, 0))
+    """The outbox gauges: depth, oldest pending, failed (see driftd.alerts.metrics)."""
+    metrics.observe_outbox(engine, config.alerts)
 
 
 def listing(
@@ -405,35 +418,3 @@ def prune(session: Session, before: datetime) -> int:
         delete(Delivery).where(Delivery.state != PENDING, Delivery.created_at < before)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def run_forever(
-    engine: Engine,
-    get_config: Callable[[], Config],
-    stop: threading.Event,
-    *,
-    interval: float = 5.0,
-    renotify_every: float = 60.0,
-) -> None:
-    """The daemon's alert thread: dispatch every ``interval``, queue reminders every
-    ``renotify_every``, until ``stop`` is set. Errors are logged and the loop goes on."""
-    import time
-
-    from driftd.alerts import lifecycle
-
-    last_renotify = 0.0
-    while not stop.is_set():
-        config = get_config()
-        try:
-            if time.monotonic() - last_renotify >= renotify_every:
-                with Session(engine) as s, s.begin():
-                    lifecycle.renotify_due(s, config, datetime.now(UTC))
-                last_renotify = time.monotonic()
-            stats = dispatch_due(engine, config)
-            if stats.attempted >= BATCH:
-                continue  # more is due: no pause
-        except Exception as exc:
-            from driftd.store import first_line
-
-            log.error("alerts: dispatch pass failed: %s", first_line(exc))
-        stop.wait(interval)

@@ -6,6 +6,10 @@ drift id; ``dedup = "environment"`` opens one per environment
 unreadable environment is its own incident (``driftd:<env>:error``). PagerDuty
 deduplicates triggers on the key, so a trigger sent twice is one incident.
 Answers: 202 accepted; 429 and 5xx are retried; 400 is permanent.
+
+Limits (Events API v2): ``summary`` ≤ 1024 characters, ``dedup_key`` ≤ 255
+(a longer key becomes ``driftd:<sha256>``), the whole event ≤ 512 KB: past it
+``custom_details`` shrinks to a pointer at ``driftd explain``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Literal
 from pydantic import model_validator
 
 from driftd.alerts import text
-from driftd.alerts.base import HttpRequest, HttpSink, SinkSettings, one_of
+from driftd.alerts.base import HttpRequest, HttpSink, SinkSettings, json_body, one_of
 from driftd.alerts.events import AlertEvent
 from driftd.canonical import dumps
 from driftd.drift import iso
@@ -33,6 +37,8 @@ SEVERITY = {
 }
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
+MAX_PAYLOAD = 512 * 1024  # bytes, the whole event
+MAX_FIELD = 1024  # component, group, class, source when the event is too big
 MAX_DETAIL_VALUE = 2000
 MAX_LISTED = 50
 
@@ -105,7 +111,9 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
     def render(self, event: AlertEvent, key: str, now: datetime) -> HttpRequest:
         routing_key = self.secret("routing_key", required=True)
         assert routing_key is not None
-        return HttpRequest(url=self.settings.url, payload=self.body(event, routing_key))
+        return HttpRequest(
+            url=self.settings.url, payload=within_limit(self.body(event, routing_key))
+        )
 
     def dedup_for(self, event: AlertEvent) -> str:
         env = event.environment
@@ -187,6 +195,25 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
         if len(out["summary"]) > MAX_SUMMARY:
             out["summary"] = out["summary"][: MAX_SUMMARY - 1] + "…"
         return out
+
+
+def within_limit(body: dict[str, Any]) -> dict[str, Any]:
+    """The event as is if it fits PagerDuty's 512 KB, else with ``custom_details`` cut
+    down to what finds the rest (and free-form fields cut to 1024 characters)."""
+    if len(json_body(body)) <= MAX_PAYLOAD or "payload" not in body:
+        return body
+    payload = dict(body["payload"])
+    old = payload.get("custom_details") or {}
+    payload["custom_details"] = {
+        k: old[k]
+        for k in ("environment", "drift_id", "explain")
+        if k in old and len(str(old[k])) <= MAX_FIELD
+    }
+    payload["custom_details"]["truncated"] = "too large for PagerDuty (512 KB): see driftd explain"
+    for key in ("source", "component", "group", "class"):
+        if isinstance(payload.get(key), str) and len(payload[key]) > MAX_FIELD:
+            payload[key] = payload[key][: MAX_FIELD - 1] + "…"
+    return {**body, "payload": payload}
 
 
 def details(event: AlertEvent, item: dict[str, Any]) -> dict[str, Any]:

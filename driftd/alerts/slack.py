@@ -2,8 +2,11 @@
 
 Slack's limits (Block Kit reference): ≤50 blocks, a ``header`` ≤150 characters
 of plain text, a ``section`` text ≤3000 characters; ``text`` is always set,
-since it is the notification and the fallback. Database-sourced values have
-``& < >`` escaped (Slack's mrkdwn escaping). Slack answers ``200 ok``.
+since it is the notification and the fallback (Slack truncates it at 40,000
+and asks for at most 4,000: driftd keeps it within 3,000). Database-sourced
+values have ``& < >`` escaped (Slack's mrkdwn escaping), and are cut to fit
+*before* they are escaped, counting the escaped length (:func:`fit`), so an
+escape sequence such as ``&amp;`` is never cut in half. Slack answers ``200 ok``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ MAX_HEADER = 150
 MAX_SECTION = 3000
 MAX_TEXT = 3000
 MAX_ITEMS = 20  # past this, one line says how many more: a wall of blocks helps no one
+# Within one item's section: what most fields may take, the statement gets the rest.
+MAX_WHAT, MAX_VALUES, MAX_WHO, MAX_STATEMENT = 500, 800, 400, 1500
+ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 HEADER_ICON = {
     "opened": ":rotating_light:",
     "renotify": ":alarm_clock:",
@@ -50,13 +56,43 @@ def escape(value: Any) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def code(value: str) -> str:
+def fit(value: Any, limit: int) -> str:
+    """``value`` escaped, within ``limit`` characters once escaped: cut before escaping
+    (ending in ``…``), so an escape sequence is never cut in half."""
+    raw = str(value)
+    escaped = escape(raw)
+    if len(escaped) <= limit:
+        return escaped
+    out, used = [], 0
+    for char in raw:
+        piece = ESCAPES.get(char, char)
+        if used + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        used += len(piece)
+    return "".join(out) + "…"
+
+
+def code(value: str, limit: int = MAX_SECTION - 2) -> str:
     """Inline code; a backtick inside would end it early, so it becomes a look-alike."""
-    return "`" + escape(value).replace("`", "ˋ") + "`"
+    return "`" + fit(value, limit).replace("`", "ˋ") + "`"
+
+
+def clip(value: str, limit: int) -> str:
+    """Plain text (a header: Slack does not parse it) within ``limit`` characters."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def cut(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+    """Cut text that is already mrkdwn (a last resort: :func:`fit` cuts values), never
+    inside an escape sequence."""
+    if len(value) <= limit:
+        return value
+    head = value[: limit - 1]
+    amp = head.rfind("&")
+    if amp != -1 and ";" not in head[amp:]:
+        head = head[:amp]
+    return head + "…"
 
 
 class SlackSink(HttpSink[SlackSettings]):
@@ -81,7 +117,7 @@ def message(event: AlertEvent) -> dict[str, Any]:
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": cut(f"{HEADER_ICON[event.kind]} {heading}", MAX_HEADER),
+                "text": clip(f"{HEADER_ICON[event.kind]} {heading}", MAX_HEADER),
                 "emoji": True,
             },
         }
@@ -91,7 +127,7 @@ def message(event: AlertEvent) -> dict[str, Any]:
             section(
                 f"*{escape(event.environment)}* could not be read by "
                 f"{text.plural(event.consecutive_errors or 1, 'check')} in a row:\n"
-                f"```{escape(event.error or '')}```"
+                f"```{fit(event.error or '', MAX_SECTION - 200).replace('```', 'ˋˋˋ')}```"
             )
         )
     elif event.kind == "environment_recovered":
@@ -118,28 +154,33 @@ def message(event: AlertEvent) -> dict[str, Any]:
                 f"`driftd baseline accept {escape(event.environment)}`"
             )
         )
-    blocks.append(context(escape(text.footer(event))))
+    blocks.append(context(fit(text.footer(event), MAX_SECTION)))
     assert len(blocks) <= MAX_BLOCKS
     summary = heading
     if event.drift:
         summary += ": " + "; ".join(text.what(i) for i in event.drift[:5])
         if len(event.drift) > 5:
             summary += "; …"
-    return {"text": cut(escape(summary), MAX_TEXT), "blocks": blocks}
+    return {"text": fit(summary, MAX_TEXT), "blocks": blocks}
 
 
 def item_text(event: AlertEvent, item: dict[str, Any]) -> str:
     icon = text.EMOJI.get(item["severity"], "")
-    lines = [f"{icon} *{escape(item['severity'])}* {code(text.what(item))}"]
+    lines = [f"{icon} *{escape(item['severity'])}* {code(text.what(item), MAX_WHAT)}"]
+    sql = None
     if event.kind in ("opened", "renotify", "updated"):
-        lines.append(f"*before → after:* {escape(text.values(item))}")
+        lines.append(f"*before → after:* {fit(text.values(item), MAX_VALUES)}")
         entry = text.best(item)
         if entry:
-            lines.append(f"*who:* {escape(text.who(entry))}")
-            sql = text.statement(entry, limit=1500)
-            if sql:
-                lines.append("```" + escape(sql).replace("```", "ˋˋˋ") + "```")
-    lines.append(f"{code(text.explain(item))}")
+            lines.append(f"*who:* {fit(text.who(entry), MAX_WHO)}")
+            sql = text.statement(entry, limit=MAX_STATEMENT)
+    last = code(text.explain(item), MAX_WHAT)
+    if sql:
+        # The statement takes what the section has left ("\n```" + "```\n" around it).
+        room = MAX_SECTION - len("\n".join([*lines, last])) - 8
+        if room > 20:
+            lines.append("```" + fit(sql, room).replace("```", "ˋˋˋ") + "```")
+    lines.append(last)
     return cut("\n".join(lines), MAX_SECTION)
 
 

@@ -7,8 +7,20 @@ subscription filter policies route by them. FIFO topics get the environment
 as message group and the idempotency key as deduplication id.
 
 Credentials come from boto3's usual chain (instance role, environment,
-``AWS_PROFILE``), never from the driftd config. boto3's own retries are off:
-the outbox retries, with its own backoff, across restarts.
+``AWS_PROFILE``), never from the driftd config.
+
+Retries happen at two levels. botocore's standard retry mode tries a publish
+up to ``SDK_ATTEMPTS`` times within one delivery attempt (a throttle, a 5xx, a
+dropped connection: gone within seconds, with AWS's own backoff and retry
+quota); the outbox retries what is left over (an outage, no credentials yet),
+with its own backoff, across restarts. (Before, ``max_attempts = 1`` was meant
+as "off" but botocore reads it as one *retry*: two attempts.)
+
+Limits (the Publish API reference): the message at most 256 KB (262,144 bytes,
+attributes included here, to be safe): the least severe items are left out
+until it fits; the subject "UTF-8 text with no line breaks or control
+characters, and less than 100 characters long": driftd sends printable ASCII
+(older AWS docs asked for it, and every email client shows it), at most 99.
 """
 
 from __future__ import annotations
@@ -25,8 +37,9 @@ from driftd.alerts.base import Outcome, Sink, SinkSettings
 from driftd.alerts.events import AlertEvent
 from driftd.alerts.webhook import document
 
-MAX_MESSAGE = 256 * 1024  # bytes, all protocols together
-MAX_SUBJECT = 100
+MAX_MESSAGE = 256 * 1024  # bytes: the message (all protocols together) and its attributes
+MAX_SUBJECT = 99  # "less than 100 characters"
+SDK_ATTEMPTS = 3  # botocore's tries per delivery attempt (standard mode's default)
 _ARN = re.compile(r"^arn:aws[a-z\-]*:sns:([a-z0-9\-]+):\d{12}:[A-Za-z0-9_\-]{1,256}(\.fifo)?$")
 RETRY_CODES = {
     "Throttling",
@@ -56,11 +69,20 @@ class SnsSettings(SinkSettings):
 
 
 def subject(prefix: str, event: AlertEvent) -> str:
-    """SNS subjects: ASCII, no line breaks, at most 100 characters."""
-    raw = f"{prefix} {text.title(event)}".strip()
-    ascii_only = raw.encode("ascii", "replace").decode().replace("?", "-")
-    one_line = " ".join(ascii_only.split())
-    return one_line if len(one_line) <= MAX_SUBJECT else one_line[: MAX_SUBJECT - 3] + "..."
+    """SNS subjects: printable ASCII, no line breaks or control characters, fewer than
+    100 characters (a character outside printable ASCII becomes ``-``)."""
+    raw = " ".join(f"{prefix} {text.title(event)}".split())
+    shown = "".join(c if " " <= c <= "~" else "-" for c in raw)
+    return shown if len(shown) <= MAX_SUBJECT else shown[: MAX_SUBJECT - 3] + "..."
+
+
+def size(request: dict[str, Any]) -> int:
+    """What counts against SNS's 256 KB: the message and each attribute's name, type, value."""
+    total = len(request["Message"].encode())
+    for name, attr in request.get("MessageAttributes", {}).items():
+        total += len(name.encode()) + len(attr["DataType"].encode())
+        total += len(attr["StringValue"].encode())
+    return total
 
 
 class SnsSink(Sink[SnsSettings]):
@@ -82,19 +104,6 @@ class SnsSink(Sink[SnsSettings]):
     def render(self, event: AlertEvent, key: str, now: datetime) -> dict[str, Any]:
         """The keyword arguments of ``sns.publish``."""
         s = self.settings
-        shown = event
-        while True:
-            message = json.dumps(
-                {
-                    "default": json.dumps(document(shown, key), ensure_ascii=False),
-                    "email": text.plain(shown),
-                },
-                ensure_ascii=False,
-            )
-            if len(message.encode()) <= MAX_MESSAGE - 4096 or not shown.drift:
-                break
-            # Too big for SNS: keep the most severe half (items are sorted that way).
-            shown = shown.with_drift(shown.drift[: len(shown.drift) // 2])
         attributes = {
             "event": {"DataType": "String", "StringValue": event.kind},
             "severity": {"DataType": "String", "StringValue": event.severity},
@@ -104,10 +113,23 @@ class SnsSink(Sink[SnsSettings]):
         request: dict[str, Any] = {
             "TopicArn": s.topic_arn,
             "Subject": subject(s.subject_prefix, event),
-            "Message": message,
+            "Message": "",
             "MessageStructure": "json",
             "MessageAttributes": attributes,
         }
+
+        def fits(keep: int) -> bool:
+            request["Message"] = message(event.with_drift(event.drift[:keep]), key)
+            return size(request) <= MAX_MESSAGE
+
+        if not fits(len(event.drift)):
+            # Too big for SNS: the most severe items that fit (they are sorted that
+            # way; the subject still says how many there are), found by bisection.
+            low, high = 0, len(event.drift) - 1
+            while low < high:
+                middle = (low + high + 1) // 2
+                low, high = (middle, high) if fits(middle) else (low, middle - 1)
+            fits(low)
         if s.topic_arn.endswith(".fifo"):
             request["MessageGroupId"] = event.environment or "driftd"
             request["MessageDeduplicationId"] = key
@@ -126,13 +148,14 @@ class SnsSink(Sink[SnsSettings]):
                 config=BotoConfig(
                     connect_timeout=timeout,
                     read_timeout=timeout,
-                    retries={"max_attempts": 1, "mode": "standard"},
+                    retries={"total_max_attempts": SDK_ATTEMPTS, "mode": "standard"},
                 ),
             )
         return self._client
 
     def send(self, event: AlertEvent, key: str, now: datetime) -> Outcome:
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
 
         try:
             response = self.client().publish(**self.render(event, key, now))
@@ -146,9 +169,23 @@ class SnsSink(Sink[SnsSettings]):
             return Outcome("permanent", reason)
         except BotoCoreError as exc:  # no network, timeouts, no credentials (yet)
             return Outcome("retry", self.scrub(f"{type(exc).__name__}: {exc}"))
+        except ResponseParserError as exc:  # a proxy's error page instead of SNS's answer
+            return Outcome("retry", self.scrub(f"not an SNS answer: {' '.join(str(exc).split())}"))
         return Outcome("delivered", f"MessageId {response.get('MessageId', '?')}")
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def message(event: AlertEvent, key: str) -> str:
+    """``Message`` for ``MessageStructure = "json"``: the webhook document for every
+    protocol, the plain text for email."""
+    return json.dumps(
+        {
+            "default": json.dumps(document(event, key), ensure_ascii=False),
+            "email": text.plain(event),
+        },
+        ensure_ascii=False,
+    )

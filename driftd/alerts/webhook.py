@@ -2,15 +2,32 @@
 
 Body (``driftd.alert/1``): the event kind, the environment, and the drift items
 in the report's shape. Headers: ``X-Driftd-Event``, ``X-Driftd-Delivery`` and
-``Idempotency-Key`` (the same stable key: a receiver drops what it has seen),
-and with a secret ``X-Driftd-Signature: sha256=<hex HMAC-SHA256 of the raw
-body>``. Any 2xx is delivered; 429, 408 and 5xx are retried.
+``Idempotency-Key`` (the same stable key: a receiver drops what it has seen).
+
+With a secret, the request is signed the Standard Webhooks way
+(standardwebhooks.com): ``webhook-id`` (the delivery's idempotency key, the
+same on every retry), ``webhook-timestamp`` (send time, Unix seconds) and
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, so a
+receiver can reject a replayed request (the reference verifiers refuse
+timestamps more than 5 minutes off). The secret is ``whsec_<base64>`` (the
+key is the decoded bytes, as every Standard Webhooks library takes it); any
+other value is used as its UTF-8 bytes, so a secret from before keeps working
+(such a receiver passes ``whsec_`` + base64 of it to the library).
+``signature = "legacy"`` sends the older ``X-Driftd-Signature: sha256=<hex
+HMAC-SHA256 of the raw body>`` (keyed by the secret exactly as written)
+instead, ``"both"`` sends both while receivers move over.
+
+Any 2xx is delivered; 429, 408 and 5xx are retried.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -19,7 +36,9 @@ from driftd.alerts.events import ALERT_FORMAT, KINDS, AlertEvent
 from driftd.errors import ConfigError
 
 SIGNATURE_HEADER = "X-Driftd-Signature"
-RESERVED = {"content-type", "content-length", "host", SIGNATURE_HEADER.lower()}
+STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+RESERVED = {"content-type", "content-length", "host", SIGNATURE_HEADER.lower(), *STANDARD_HEADERS}
+SECRET_PREFIX = "whsec_"
 
 
 class WebhookSettings(SinkSettings):
@@ -32,6 +51,9 @@ class WebhookSettings(SinkSettings):
     # Header values that are secrets (Authorization): header name → variable / file.
     headers_env: dict[str, str] = Field(default_factory=dict)
     headers_file: dict[str, str] = Field(default_factory=dict)
+    # With a secret: "standard" (Standard Webhooks headers), "legacy"
+    # (X-Driftd-Signature only) or "both".
+    signature: Literal["standard", "legacy", "both"] = "standard"
 
     @model_validator(mode="after")
     def _one_each(self) -> WebhookSettings:
@@ -104,7 +126,10 @@ class WebhookSink(HttpSink[WebhookSettings]):
             headers[name] = self._header(name, None, file)
         secret = self.secret("secret")
         if secret:
-            headers[SIGNATURE_HEADER] = sign(secret, body)
+            if s.signature in ("standard", "both"):
+                headers.update(standard_headers(signing_key(secret), key, now, body))
+            if s.signature in ("legacy", "both"):
+                headers[SIGNATURE_HEADER] = sign(secret, body)
         return HttpRequest(url=url, payload=payload, headers=headers, body=body)
 
     def _header(self, name: str, var: str | None, file: str | None) -> str:
@@ -117,3 +142,34 @@ class WebhookSink(HttpSink[WebhookSettings]):
         value = self._secrets[key]
         assert value is not None
         return value
+
+
+def signing_key(secret: str) -> bytes:
+    """The Standard Webhooks key: the bytes after ``whsec_``, base64-decoded; a secret
+    without the prefix is used as its UTF-8 bytes."""
+    if not secret.startswith(SECRET_PREFIX):
+        return secret.encode()
+    encoded = secret[len(SECRET_PREFIX) :].strip()
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not key:
+        raise ConfigError(
+            "the webhook secret starts with whsec_ but what follows is not base64",
+            'generate one: python3 -c "import base64, os; '
+            "print('whsec_' + base64.b64encode(os.urandom(32)).decode())\"",
+        )
+    return key
+
+
+def standard_headers(key: bytes, msg_id: str, now: datetime, body: bytes) -> dict[str, str]:
+    """``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (Standard Webhooks v1)."""
+    timestamp = str(int(now.timestamp()))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+    }

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-def _types() -> dict[str, type[Source]]:
+def source_types() -> dict[str, type[Source]]:
     # Imported on use: boto3 and httpx stay out of runs that need no audit.
     from driftd.audit.cloudtrail import CloudtrailSource
     from driftd.audit.cloudwatch import CloudwatchSource
@@ -54,9 +54,9 @@ def _types() -> dict[str, type[Source]]:
 
 def settings(name: str, table: AuditSource) -> SourceConfig:
     """The typed settings of ``[audit.NAME]`` (ValidationError located under it)."""
-    from driftd.config import validate_typed
+    from driftd.typed import validate_typed
 
-    models = {kind: cls.config_model for kind, cls in _types().items()}
+    models = {kind: cls.config_model for kind, cls in source_types().items()}
     return validate_typed("audit", name, table, models)
 
 
@@ -68,7 +68,7 @@ def validate(config: Config) -> None:
 
 def source(config: Config, name: str) -> Source:
     table = config.audit[name]
-    return _types()[table.type](name, settings(name, table), config)
+    return source_types()[table.type](name, settings(name, table), config)
 
 
 def default_state_path(config: Config) -> Path:

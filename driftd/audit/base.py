@@ -5,35 +5,30 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from driftd.audit.events import AuditEvent
 from driftd.audit.state import AuditState
-from driftd.durations import parse_duration
+from driftd.durations import Seconds
 
 if TYPE_CHECKING:
     from driftd.config import Config
 
 
-def _seconds(value: Any) -> float:
-    return parse_duration(value)
-
-
-Seconds = Annotated[str | int | float, AfterValidator(_seconds)]
 Dialect = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
 
 
 class SourceConfig(BaseModel):
     """Keys every ``[audit.NAME]`` table may set; unknown keys are errors."""
 
-    # validate_default: duration defaults are written as text ("2m") and parsed too.
+    # validate_default: defaults go through the same validators as values.
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     type: str
     # Clock skew (and the snapshot's own duration) allowed around the window.
-    window_slack: Seconds = "30s"
+    window_slack: Seconds = 30.0
 
 
 @dataclass

@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from driftd.audit.base import PollResult, Seconds, Source, SourceConfig
+from driftd.audit.base import PollResult, Source, SourceConfig
 from driftd.audit.cloudwatch import aws_session
 from driftd.audit.events import AuditEvent
 from driftd.audit.state import AuditState
+from driftd.durations import Seconds
 from driftd.sqlrefs import Ref, Statement
 
 DEFAULT_EVENTS = [
@@ -52,10 +53,10 @@ class CloudtrailConfig(SourceConfig):
     event_names: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
     # Parameter groups, instances and clusters of this environment; empty: all of them.
     resources: list[str] = Field(default_factory=list)
-    request_interval: Seconds = "0.5s"  # lookup_events allows 2 requests/s
-    overlap: Seconds = "15m"  # CloudTrail delivers events minutes late
+    request_interval: Seconds = 0.5  # lookup_events allows 2 requests/s
+    overlap: Seconds = 900.0  # CloudTrail delivers events minutes late
     max_pages: int = Field(default=200, ge=1)
-    window_slack: Seconds = "15m"
+    window_slack: Seconds = 900.0
 
 
 class CloudtrailSource(Source):
@@ -71,7 +72,7 @@ class CloudtrailSource(Source):
         start = since
         if cursor.get("last"):
             read_to = datetime.fromisoformat(cursor["last"])
-            start = max(since, read_to - timedelta(seconds=float(cfg.overlap)))
+            start = max(since, read_to - timedelta(seconds=cfg.overlap))
         if start >= until:
             return result
         events: list[AuditEvent] = []
@@ -90,7 +91,7 @@ class CloudtrailSource(Source):
             )
             for page_no in range(cfg.max_pages):
                 if page_no:
-                    time.sleep(float(cfg.request_interval))
+                    time.sleep(cfg.request_interval)
                 page = client.lookup_events(**params)
                 for item in page.get("Events", []):
                     event = self._event(item, result)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from driftd.audit.base import PollResult, Seconds, Source, SourceConfig
+from driftd.audit.base import PollResult, Source, SourceConfig
 from driftd.audit.pgaudit import audit_extract
 from driftd.audit.pglog import (
     RDS_PREFIX,
@@ -30,6 +30,7 @@ from driftd.audit.pglog import (
     zone,
 )
 from driftd.audit.state import AuditState
+from driftd.durations import Seconds
 
 
 class CloudwatchConfig(SourceConfig):
@@ -45,7 +46,7 @@ class CloudwatchConfig(SourceConfig):
     log_line_prefix: str = RDS_PREFIX
     timezone: str = "UTC"
     filter_pattern: str | None = None
-    overlap: Seconds = "5m"
+    overlap: Seconds = 300.0
     max_events: int = Field(default=100_000, ge=1)
 
     @model_validator(mode="after")
@@ -94,7 +95,7 @@ class CloudwatchSource(Source):
         start = since
         if cursor.get("last_ms"):
             read_to = datetime.fromtimestamp(cursor["last_ms"] / 1000, UTC)
-            start = max(since, read_to - timedelta(seconds=float(cfg.overlap)))
+            start = max(since, read_to - timedelta(seconds=cfg.overlap))
         if start >= until:
             return result
         parser = LineParser("stderr", cfg.log_line_prefix, zone(cfg.timezone))

@@ -52,10 +52,11 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from driftd.audit.base import PollResult, Seconds, Source, SourceConfig
+from driftd.audit.base import PollResult, Source, SourceConfig
 from driftd.audit.events import AuditEvent, Parsed, parse_time, statements_of
 from driftd.audit.state import AuditState
 from driftd.drift import iso
+from driftd.durations import Seconds
 from driftd.errors import DriftdError
 
 MAX_OFFSET = 10_000  # models.MaxSessionListOffset: the gateway refuses (422) larger offsets
@@ -97,10 +98,10 @@ class HoopConfig(SourceConfig):
     file: str | None = None
     db_user: str | None = None  # the connection's service user, as the database sees it
     dialect: str = "postgres"  # for connections whose subtype does not say
-    timeout: Seconds = "15s"
+    timeout: Seconds = 15.0
     page_size: int = Field(default=100, ge=1, le=100)
     max_sessions: int = Field(default=2000, ge=1)
-    session_lookback: Seconds = "12h"  # a session started this long before the window may matter
+    session_lookback: Seconds = 43200.0  # a session started this long before the window may matter
     verify_tls: bool = True
     ca_file: str | None = None
 
@@ -195,7 +196,7 @@ class HoopSource(Source):
         return httpx.Client(
             base_url=cfg.url.rstrip("/"),
             headers=headers,
-            timeout=float(cfg.timeout),
+            timeout=cfg.timeout,
             verify=verify,
             follow_redirects=False,
         )
@@ -250,7 +251,7 @@ class HoopSource(Source):
         self, since: datetime, until: datetime, done: set[str], result: PollResult
     ) -> list[dict[str, Any]]:
         cfg = self.settings
-        start = since - timedelta(seconds=float(cfg.session_lookback))
+        start = since - timedelta(seconds=cfg.session_lookback)
         out: list[dict[str, Any]] = []
         with self._client() as client:
             for connection in cfg.connection:

@@ -104,58 +104,24 @@ def read_new(
 ) -> TailResult:
     """New complete records of the files at ``pattern`` since ``cursor``."""
     known: dict[str, Any] = dict((cursor or {}).get("files") or {})
-    first_run = cursor is None
     result = TailResult()
-    files = []
-    for path in _candidates(pattern, known):
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            result.problems.append(f"cannot read {path}: {exc.strerror}")
-            continue
-        files.append((st.st_mtime, path, st))
-    if not files and not globmod.has_magic(pattern):
-        result.problems.append(f"log file {pattern} does not exist")
-    files.sort()
+    files = _stat_files(pattern, known, result)
     budget = max_bytes
     new_files: dict[str, Any] = {}
-    # Newest first when budgeting a first run, oldest first when reading in order.
-    if first_run:
-        plan: list[tuple[str, os.stat_result, int | None]] = []
-        for _, path, st in reversed(files):
-            take = min(st.st_size, budget)
-            budget -= take
-            plan.append((path, st, st.st_size - take))
-        plan.reverse()
-        budget = max_bytes
-    else:
-        plan = [(path, st, None) for _, path, st in files]  # from each file's cursor
-    for path, st, start_at in plan:
+    for path, st, start_at in _plan(files, cursor is None, max_bytes):
         file_id = f"{st.st_dev}:{st.st_ino}"
         try:
             head = _head(path, st.st_size)
         except OSError as exc:
             result.problems.append(f"cannot read {path}: {exc.strerror}")
             continue
-        entry = known.get(file_id)
-        if start_at is not None:
-            offset = start_at
-        elif entry and int(entry.get("offset", 0)) <= st.st_size and _same_prefix(path, entry):
-            offset = int(entry["offset"])
-        else:
-            offset = 0  # new, truncated or replaced
+        offset = _start(path, st, start_at, known.get(file_id))
         want = min(st.st_size - offset, budget)
-        data = b""
-        if want > 0:
-            try:
-                with open(path, "rb") as fh:
-                    fh.seek(offset)
-                    data = fh.read(want)
-            except OSError as exc:
-                result.problems.append(f"cannot read {path}: {exc.strerror}")
-                continue
+        try:
+            data = _read(path, offset, want)
+        except OSError as exc:
+            result.problems.append(f"cannot read {path}: {exc.strerror}")
+            continue
         if start_at and offset > 0:
             # A first run starting mid-file: skip the partial record.
             cut = data.find(b"\n") + 1
@@ -178,6 +144,61 @@ def read_new(
         }
     result.cursor = {"files": new_files}
     return result
+
+
+def _stat_files(
+    pattern: str, known: dict[str, Any], result: TailResult
+) -> list[tuple[float, str, os.stat_result]]:
+    """The files to read, oldest first; missing or unreadable ones are problems."""
+    files = []
+    for path in _candidates(pattern, known):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            result.problems.append(f"cannot read {path}: {exc.strerror}")
+            continue
+        files.append((st.st_mtime, path, st))
+    if not files and not globmod.has_magic(pattern):
+        result.problems.append(f"log file {pattern} does not exist")
+    files.sort()
+    return files
+
+
+def _plan(
+    files: list[tuple[float, str, os.stat_result]], first_run: bool, max_bytes: int
+) -> list[tuple[str, os.stat_result, int | None]]:
+    """``(path, stat, start offset)`` oldest first. A first run reads only the newest
+    ``max_bytes`` in all (budgeted newest first); later runs start at each cursor (None)."""
+    if not first_run:
+        return [(path, st, None) for _, path, st in files]
+    budget = max_bytes
+    plan: list[tuple[str, os.stat_result, int | None]] = []
+    for _, path, st in reversed(files):
+        take = min(st.st_size, budget)
+        budget -= take
+        plan.append((path, st, st.st_size - take))
+    plan.reverse()
+    return plan
+
+
+def _start(
+    path: str, st: os.stat_result, start_at: int | None, entry: dict[str, Any] | None
+) -> int:
+    if start_at is not None:
+        return start_at
+    if entry and int(entry.get("offset", 0)) <= st.st_size and _same_prefix(path, entry):
+        return int(entry["offset"])
+    return 0  # new, truncated or replaced
+
+
+def _read(path: str, offset: int, want: int) -> bytes:
+    if want <= 0:
+        return b""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(want)
 
 
 def _same_prefix(path: str, entry: dict[str, Any]) -> bool:

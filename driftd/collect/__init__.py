@@ -8,6 +8,8 @@ snapshot document. Collectors only read; they never write to a target.
 from __future__ import annotations
 
 import fnmatch
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,13 +70,31 @@ class Collected:
     objects: dict[str, dict[str, Any]]
 
 
+# The engine registry: URL dialect -> the module whose ``collect(target)`` reads it.
+# Modules are imported when first used (SQLAlchemy and the drivers are slow to import).
+ENGINES: dict[str, str] = {
+    "postgresql": "driftd.collect.postgres",
+    "postgres": "driftd.collect.postgres",
+    "sqlite": "driftd.collect.sqlite",
+    "mysql": "driftd.collect.mysql",
+    "mariadb": "driftd.collect.mysql",
+}
+# Any other dialect: SQLAlchemy's inspector, best effort.
+FALLBACK = "driftd.collect.inspector"
+
+
+def dialect_of(url: str) -> str:
+    """The dialect of a database URL (``postgresql+psycopg://...`` -> ``postgresql``)."""
+    return url.split(":", 1)[0].split("+", 1)[0].lower()
+
+
+def collector(target: Target) -> Callable[..., Collected]:
+    """The ``collect`` function of ``target``'s engine."""
+    module = importlib.import_module(ENGINES.get(dialect_of(target.url), FALLBACK))
+    read: Callable[..., Collected] = module.collect
+    return read
+
+
 def collect(target: Target) -> Collected:
     """Read ``target`` with the collector for its engine."""
-    scheme = target.url.split(":", 1)[0].split("+", 1)[0]
-    if scheme in ("postgresql", "postgres"):
-        from driftd.collect.postgres import collect as collect_postgres
-
-        return collect_postgres(target)
-    from driftd.collect.generic import collect as collect_generic
-
-    return collect_generic(target)
+    return collector(target)(target)

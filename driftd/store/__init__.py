@@ -19,24 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftd.config import Config
 from driftd.errors import DriftdError, first_line
+from driftd.store.errors import DriftNotFound, StoreError, StoreMissing
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DriftNotFound", "Store", "StoreError", "StoreMissing", "first_line", "open_store"]
 
 SUPPORTED = ("sqlite", "postgresql")
-
-
-class StoreError(DriftdError):
-    """The state store cannot be opened, migrated or written."""
-
-
-class StoreMissing(StoreError):
-    """A read-only command found no state store (nothing was recorded yet)."""
-
-
-class DriftNotFound(StoreError):
-    """No recorded drift item has this id."""
 
 
 @dataclass

@@ -51,7 +51,7 @@ def upgrade(store: Store) -> str:
 
 
 def require_current(store: Store) -> None:
-    from driftd.store import StoreError
+    from driftd.store.errors import StoreError
 
     with store.engine.connect() as conn:
         rev = current(conn)

@@ -36,8 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from driftd.canonical import dumps
-from driftd.config import SEVERITIES
-from driftd.drift import DriftItem, EnvironmentReport
+from driftd.drift import SEVERITIES, DriftItem, EnvironmentReport
 from driftd.store import DriftNotFound, Store, StoreError
 from driftd.store.models import Drift, DriftEvent, EnvironmentState, Run
 

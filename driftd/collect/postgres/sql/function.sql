@@ -1,0 +1,40 @@
+-- Functions, procedures, aggregates (their definition as a JSON map) and window functions.
+-- deptype 'i': range/multirange constructors and the like belong to their type.
+SELECT n.nspname AS schema, p.proname AS name, pg_get_function_identity_arguments(p.oid) AS args,
+       p.prokind AS kind, pg_get_function_result(p.oid) AS returns, l.lanname AS language,
+       CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS definition,
+       CASE WHEN p.prokind = 'a' THEN
+         (SELECT json_build_object(
+  'kind', CASE a.aggkind WHEN 'n' THEN 'normal' WHEN 'o' THEN 'ordered-set'
+          ELSE 'hypothetical' END,
+  'direct_args', a.aggnumdirectargs,
+  'sfunc', NULLIF(a.aggtransfn::oid, 0)::regprocedure::text,
+  'stype', format_type(a.aggtranstype, NULL),
+  'sspace', a.aggtransspace,
+  'finalfunc', NULLIF(a.aggfinalfn::oid, 0)::regprocedure::text,
+  'finalfunc_extra', a.aggfinalextra,
+  'finalfunc_modify', CASE a.aggfinalmodify WHEN 'r' THEN 'read_only' WHEN 's' THEN 'shareable'
+                      ELSE 'read_write' END,
+  'combinefunc', NULLIF(a.aggcombinefn::oid, 0)::regprocedure::text,
+  'serialfunc', NULLIF(a.aggserialfn::oid, 0)::regprocedure::text,
+  'deserialfunc', NULLIF(a.aggdeserialfn::oid, 0)::regprocedure::text,
+  'initcond', a.agginitval,
+  'msfunc', NULLIF(a.aggmtransfn::oid, 0)::regprocedure::text,
+  'minvfunc', NULLIF(a.aggminvtransfn::oid, 0)::regprocedure::text,
+  'mstype', CASE WHEN a.aggmtranstype <> 0 THEN format_type(a.aggmtranstype, NULL) END,
+  'msspace', a.aggmtransspace,
+  'mfinalfunc', NULLIF(a.aggmfinalfn::oid, 0)::regprocedure::text,
+  'mfinalfunc_extra', a.aggmfinalextra,
+  'mfinalfunc_modify', CASE a.aggmfinalmodify WHEN 'r' THEN 'read_only'
+                       WHEN 's' THEN 'shareable' ELSE 'read_write' END,
+  'minitcond', a.aggminitval,
+  'sortop', CASE WHEN a.aggsortop <> 0 THEN a.aggsortop::regoperator::text END) FROM pg_aggregate a WHERE a.aggfnoid = p.oid) END AS aggregate,
+       p.provolatile AS volatility, p.proisstrict AS strict, p.prosecdef AS security_definer,
+       p.proleakproof AS leakproof, p.proparallel AS parallel, p.proconfig AS config,
+       pg_get_userbyid(p.proowner) AS owner,
+       coalesce(p.proacl, acldefault('f', p.proowner))::text[] AS grants, d.description AS comment
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+LEFT JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_proc'::regclass AND d.objsubid = 0
+WHERE p.pronamespace = ANY(%(nsp)s::oid[]) AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype IN ('e', 'i'))

@@ -1,0 +1,21 @@
+-- Ordinary, partitioned and foreign tables. Locks: pg_get_expr(relpartbound) of partitions.
+SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
+       c.relpersistence AS persistence, c.relrowsecurity AS rls,
+       c.relforcerowsecurity AS rls_forced, d.description AS comment, c.reloptions AS options,
+       coalesce(c.relacl, acldefault('r', c.relowner))::text[] AS grants,
+       pt.partstrat AS strategy, CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partkey,
+       c.relispartition AS is_partition,
+       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS bound,
+       ARRAY(SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i
+             JOIN pg_class pc ON pc.oid = i.inhparent
+             JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+             WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) AS parents,
+       c.relkind = 'f' AS is_foreign, fs.srvname AS server, ft.ftoptions AS foreign_options
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
+LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
+LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+WHERE c.relnamespace = ANY(%(nsp)s::oid[]) AND c.relkind IN ('r', 'p', 'f')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype IN ('e'))

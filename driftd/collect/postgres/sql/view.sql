@@ -1,0 +1,9 @@
+-- Views and materialized views; their definitions come from view_definition.sql.
+SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind,
+       pg_get_userbyid(c.relowner) AS owner, d.description AS comment, c.reloptions AS options,
+       coalesce(c.relacl, acldefault('r', c.relowner))::text[] AS grants
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+WHERE c.relnamespace = ANY(%(nsp)s::oid[]) AND c.relkind IN ('v', 'm')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype IN ('e'))

@@ -1,0 +1,384 @@
+"""The configuration's model and structural parsing: a leaf, importing no stage.
+
+Errors name the key and the line (``environments.prod.schedule (line 12)``).
+Secrets never live in the file: ``*_env`` names an environment variable,
+``*_file`` a file (``${CREDENTIALS_DIRECTORY}`` is expanded, for systemd's
+``LoadCredential=``). Values read from them are never logged or printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from driftd.drift import Severity
+from driftd.durations import Seconds, validate_schedule
+from driftd.errors import ConfigError
+
+SEARCH_PATH = ("./driftd.toml", "/etc/driftd/config.toml")
+# Validates the typed tables of a parsed config (raises pydantic's ValidationError).
+TypedCheck = Callable[["Config"], None]
+_M = TypeVar("_M", bound=BaseModel)
+
+
+# Roles that cloud providers create and change on their own schedule.
+MANAGED_ROLE_GLOBS = (
+    "rds*",
+    "rdsadmin",
+    "cloudsql*",
+    "azure*",
+    "alloydb*",
+    "aiven*",
+    "supabase*",
+)
+
+
+Duration = Seconds  # written '30s', '5m', '1h' or a number; always seconds once loaded
+Schedule = Annotated[str, AfterValidator(validate_schedule)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DriftdSection(_Strict):
+    baselines_dir: str = "baselines"
+    state_url: str = "sqlite:///driftd-state.db"
+    http_listen: str = "127.0.0.1:29187"
+    max_concurrent_checks: int = Field(default=4, ge=1, le=256)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The state store's password, when state_url is PostgreSQL (never in the URL).
+    state_password_env: str | None = None
+    state_password_file: str | None = None
+    # Daemons sharing a PostgreSQL store hold an environment for this long per renewal.
+    lease_duration: Duration = 30.0
+
+
+class Environment(_Strict):
+    url: str | None = None
+    url_env: str | None = None
+    url_file: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    schedule: Schedule = "5m"
+    audit: list[str] = []
+    alerts: list[str] = []
+    ignore: list[str] = []
+    schemas: list[str] = []
+    exclude_schemas: list[str] = []
+    include: list[str] = []
+    exclude: list[str] = []
+    roles: list[str] = []
+    exclude_managed_roles: bool = False
+    statement_timeout: Duration = 30.0
+    lock_timeout: Duration = 2.0
+    connect_timeout: Duration = 10.0
+    baseline: str | None = None
+    # How far back attribution looks when there is no last clean check.
+    attribution_lookback: Duration = 86400.0  # 24h
+    # How long drift first seen without an author is looked up again (late audit data).
+    late_attribution: Duration = 3600.0  # 1h
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Environment:
+        given = [k for k in ("url", "url_env", "url_file") if getattr(self, k)]
+        if not given:
+            raise ValueError("an environment needs a database URL: set url (or url_env / url_file)")
+        if len(given) > 1:
+            raise ValueError(f"set only one of url, url_env, url_file (got {', '.join(given)})")
+        if self.password_env and self.password_file:
+            raise ValueError("set only one of password_env, password_file")
+        return self
+
+    @field_validator("url")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        if value is not None and _url_has_password(value):
+            raise ValueError(
+                "the URL holds a password; remove it and set password_env or password_file"
+            )
+        return value
+
+    @field_validator("ignore", "include", "exclude")
+    @classmethod
+    def _object_globs(cls, value: list[str]) -> list[str]:
+        for glob in value:
+            key = glob.split("#", 1)[0]
+            if ":" not in key and key != "*":
+                raise ValueError(
+                    f"{glob!r} is not an object glob; write '<kind>:<name>' "
+                    "such as 'table:public.tmp_*' or 'role:rds*'"
+                )
+        return value
+
+
+class AuditSource(BaseModel):
+    """An audit source; its fields are validated by the source type."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+
+
+class AlertSink(BaseModel):
+    """An alert sink; its fields are validated by the sink type."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+    min_severity: Severity = "low"
+
+
+class CustomRule(_Strict):
+    name: Name
+    object: str = "*"
+    path: str = "*"
+    change: list[Literal["added", "removed", "modified"]] = ["added", "removed", "modified"]
+    # The review of the change's best attribution (a hoop session): "approved" (an
+    # approval was given), "unreviewed" (none, pending or rejected). Matched after
+    # attribution; a change no reviewing source attributed matches neither.
+    review: Literal["approved", "unreviewed"] | None = None
+    severity: Severity
+
+
+class Rules(_Strict):
+    severity: dict[str, Severity | Literal["off"]] = {}
+    custom: list[CustomRule] = []
+
+
+class Config(_Strict):
+    driftd: DriftdSection = DriftdSection()
+    environments: dict[Name, Environment] = {}
+    audit: dict[Name, AuditSource] = {}
+    alerts: dict[Name, AlertSink] = {}
+    rules: Rules = Rules()
+    # Directory relative paths are resolved against; set by load().
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        for name, env in self.environments.items():
+            for ref, table in (("audit", self.audit), ("alerts", self.alerts)):
+                for item in getattr(env, ref):
+                    if item not in table:
+                        known = ", ".join(sorted(table)) or "none defined"
+                        raise ValueError(
+                            f"environments.{name}.{ref} names [{ref}.{item}], which is not "
+                            f"defined (defined: {known})"
+                        )
+        return self
+
+    # -- paths ---------------------------------------------------------------
+
+    def resolve_path(self, value: str) -> Path:
+        path = Path(os.path.expandvars(os.path.expanduser(value)))
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def baselines_dir(self) -> Path:
+        return self.resolve_path(self.driftd.baselines_dir)
+
+    def baseline_path(self, env_name: str) -> Path:
+        env = self.environment(env_name)
+        if env.baseline:
+            return self.resolve_path(env.baseline)
+        return self.baselines_dir / f"{env_name}.json"
+
+    def environment(self, name: str) -> Environment:
+        try:
+            return self.environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.environments)) or "none"
+            raise ConfigError(
+                f"unknown environment {name!r} (configured: {known})",
+                "add [environments." + name + "] to the config, or pick a configured one",
+            ) from None
+
+    def select(self, names: Sequence[str]) -> list[str]:
+        """The named environments (all, when none are named), validated."""
+        if not names:
+            return sorted(self.environments)
+        for name in names:
+            self.environment(name)
+        return list(dict.fromkeys(names))
+
+    # -- secrets -------------------------------------------------------------
+
+    def secret(self, where: str, env_var: str | None, file: str | None) -> str | None:
+        """Read a secret from an environment variable or a file, never from the config."""
+        if env_var:
+            value = os.environ.get(env_var)
+            if value is None:
+                raise ConfigError(
+                    f"{where}: environment variable {env_var} is not set",
+                    f"export {env_var}=... (or use a *_file setting)",
+                )
+            return value
+        if file:
+            path = self.resolve_path(file)
+            try:
+                return path.read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(
+                    f"{where}: cannot read secret file {path}: {exc.strerror}",
+                    "check the path and that driftd's user may read it",
+                ) from None
+        return None
+
+    def database_url(self, env_name: str) -> str:
+        """The environment's URL with its password filled in (keep it out of logs)."""
+        from sqlalchemy.engine import make_url
+
+        env = self.environment(env_name)
+        where = f"environments.{env_name}"
+        raw = env.url or self.secret(where + ".url", env.url_env, env.url_file)
+        assert raw is not None
+        try:
+            url = make_url(raw)
+        except Exception:
+            raise ConfigError(
+                f"{where}: the database URL cannot be parsed",
+                "use the form postgresql+psycopg://user@host:5432/dbname",
+            ) from None
+        password = self.secret(where + ".password", env.password_env, env.password_file)
+        if password is not None:
+            url = url.set(password=password)
+        if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+            url = url.set(database=str(self.resolve_path(url.database)))
+        return url.render_as_string(hide_password=False)
+
+    def display_url(self, env_name: str) -> str:
+        """The environment's URL for messages: never with a password."""
+        from sqlalchemy.engine import make_url
+
+        env = self.environment(env_name)
+        if env.url:
+            return make_url(env.url).render_as_string(hide_password=True)
+        return f"<from {env.url_env or env.url_file}>"
+
+
+def _url_has_password(value: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(value).password is not None
+    except Exception:
+        return False
+
+
+# -- loading ------------------------------------------------------------------
+
+
+def find_config(explicit: str | None) -> Path:
+    """``--config``, then ``$DRIFTD_CONFIG``, ``./driftd.toml``, ``/etc/driftd/config.toml``."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get("DRIFTD_CONFIG")
+    if from_env:
+        return Path(from_env)
+    for candidate in SEARCH_PATH:
+        if Path(candidate).exists():
+            return Path(candidate)
+    raise ConfigError(
+        "no configuration file found (looked for $DRIFTD_CONFIG, ./driftd.toml, "
+        "/etc/driftd/config.toml)",
+        "pass --config PATH; config.example.toml is a working starting point",
+    )
+
+
+def read(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist",
+            "pass --config PATH or set DRIFTD_CONFIG",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    return text
+
+
+def parse(text: str, path: Path, *, typed: Sequence[TypedCheck] = ()) -> Config:
+    """The config in ``text``; ``typed`` validate the tables whose keys depend on
+    their ``type`` (driftd.config.parse passes the audit and alert registries')."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML: {exc}", "fix the syntax at that line and column"
+        ) from None
+    base_dir = path.resolve().parent
+    try:
+        config = Config.model_validate({**data, "base_dir": base_dir})
+        for check in typed:
+            check(config)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, text, path)) from None
+    return config
+
+
+def _format_errors(exc: ValidationError, text: str, path: Path) -> str:
+    lines = []
+    for err in exc.errors()[:5]:
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+        # Drop pydantic's union/tag branch names, e.g. 'str' in (..., 'str').
+        loc = [p for p in loc if p not in {"str", "int", "float", "constrained-str"}]
+        key = ".".join(loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against config.example.toml)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        line = _locate(text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        lines.append(f"{where}: {key}: {msg}")
+    if len(exc.errors()) > 5:
+        lines.append(f"... and {len(exc.errors()) - 5} more")
+    return "invalid configuration\n" + "\n".join(lines)
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+
+def _split_dotted(key: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in key.split(".")]
+
+
+def _locate(text: str, loc: Sequence[str]) -> int | None:
+    """Best-effort line number of the TOML key at ``loc`` (1-based)."""
+    best: tuple[int, int] | None = None  # (matched depth, line)
+    table: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _split_dotted(header.group(1))
+            candidate = table
+        else:
+            key = _KEY.match(line)
+            if not key:
+                continue
+            candidate = table + _split_dotted(key.group(1))
+        depth = 0
+        for have, want in zip(candidate, loc, strict=False):
+            if have != want:
+                break
+            depth += 1
+        if depth == len(candidate) and depth and (best is None or depth > best[0]):
+            best = (depth, number)
+    return best[1] if best else None

@@ -1,0 +1,583 @@
+"""The object kinds of a snapshot, each declared once, and the object keys.
+
+Every kind of object a snapshot can hold is one :class:`Kind` in :data:`KINDS`:
+its key format (how many name parts, whether it carries identity arguments),
+the engines whose collectors produce it, its default severity hints and its
+row of docs/objects.md. The PostgreSQL collector reads the kinds that declare
+``pg_query``: one SQL file ``driftd/collect/postgres/sql/<pg_query>.sql`` whose
+named columns are the key parts and the object's fields (see
+:mod:`driftd.collect.postgres.normalise`). Adding such a kind is this one
+declaration and that one SQL file; tests and the docs table follow from here.
+
+Keys (shared/design.md): ``<kind>:<part>.<part>`` with each name part written
+raw unless it contains ``.``, ``"``, ``(``, ``)``, ``,`` or a control
+character, in which case it is double-quoted with inner ``"`` doubled; a
+function's key ends with ``(<identity args>)``. So ``table:"dot.a".b`` and
+``table:dot."a.b"`` are two tables. :func:`make_key` writes a key,
+:func:`parse_key` reads one back, :func:`migrate_key` turns a key written raw
+by driftd before this rule into today's.
+
+This module imports nothing but the standard library: anything may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+__all__ = [
+    "KINDS",
+    "Key",
+    "KeyError_",
+    "Kind",
+    "default_severity",
+    "display_name",
+    "kind_of",
+    "make_key",
+    "migrate_key",
+    "migrate_keys",
+    "parse_key",
+    "quote_part",
+]
+
+ENGINES = ("postgresql", "mysql", "sqlite", "sqlalchemy")
+
+# -- the quoting rule ----------------------------------------------------------------------------
+
+# A name part is quoted when it holds one of these (C0/C1 control characters included).
+_NEEDS_QUOTES = re.compile(r'[.",()\x00-\x1f\x7f-\x9f]')
+
+
+class KeyError_(ValueError):  # not the builtin KeyError: a malformed key
+    """A string that is not an object key under the quoting rule."""
+
+
+class Key(NamedTuple):
+    """A parsed object key: ``function:app."a.b"(x integer)`` is
+    ``Key("function", ("app", "a.b"), "x integer")``."""
+
+    kind: str
+    parts: tuple[str, ...]
+    args: str | None = None
+
+    def __str__(self) -> str:
+        return make_key(self.kind, *self.parts, args=self.args)
+
+
+def quote_part(part: str) -> str:
+    """One name part as it is written in a key."""
+    if _NEEDS_QUOTES.search(part) is None:
+        return part
+    return '"' + part.replace('"', '""') + '"'
+
+
+def make_key(kind: str, *parts: str, args: str | None = None) -> str:
+    """The key of an object: ``make_key("table", "dot.a", "b") == 'table:"dot.a".b'``.
+
+    ``args`` is a function's identity argument list (without parentheses); it is
+    kept as the server prints it.
+    """
+    name = ".".join([quote_part(p) for p in parts])
+    return f"{kind}:{name}" if args is None else f"{kind}:{name}({args})"
+
+
+def _read_quoted(text: str, pos: int) -> tuple[str, int]:
+    """The quoted part starting at ``text[pos] == '"'``: its value and the index past it."""
+    out: list[str] = []
+    i = pos + 1
+    while True:
+        close = text.find('"', i)
+        if close < 0:
+            raise KeyError_(f"unbalanced double quote in {text!r}")
+        out.append(text[i:close])
+        if text.startswith('""', close):
+            out.append('"')
+            i = close + 2
+        else:
+            return "".join(out), close + 1
+
+
+_RAW_STOP = re.compile(r'[.",()\x00-\x1f\x7f-\x9f]')
+
+
+def _split_parts(kind: str, name: str) -> tuple[tuple[str, ...], str | None]:
+    parts: list[str] = []
+    i, n = 0, len(name)
+    while True:
+        if i < n and name[i] == '"':
+            part, i = _read_quoted(name, i)
+        else:
+            m = _RAW_STOP.search(name, i)
+            end = n if m is None else m.start()
+            part, i = name[i:end], end
+        parts.append(part)
+        if i == n:
+            return tuple(parts), None
+        c = name[i]
+        if c == ".":
+            i += 1
+            continue
+        if c == "(" and name.endswith(")"):
+            return tuple(parts), name[i + 1 : -1]
+        raise KeyError_(f"unexpected {c!r} at position {i + len(kind) + 1} of {kind}:{name!r}")
+
+
+def parse_key(key: str) -> Key:
+    """Read a key back into its kind, name parts and identity arguments.
+
+    Raises :class:`KeyError_` for a string that is not a well-formed key, or
+    whose shape does not match its kind's declaration (a table key has two
+    parts, a function key arguments).
+    """
+    kind, sep, name = key.partition(":")
+    if not sep or not kind:
+        raise KeyError_(f"{key!r} is not an object key (<kind>:<name>)")
+    parts, args = _split_parts(kind, name)
+    declared = KINDS.get(kind)
+    if declared is not None:
+        if len(parts) != len(declared.parts):
+            raise KeyError_(
+                f"{key!r}: a {kind} key has {len(declared.parts)} name part(s) "
+                f"({'.'.join(declared.parts)}), not {len(parts)}"
+            )
+        if (args is not None) != declared.args:
+            raise KeyError_(
+                f"{key!r}: a {kind} key "
+                + ("ends with (<identity args>)" if declared.args else "has no (arguments)")
+            )
+    return Key(kind, parts, args)
+
+
+def kind_of(key: str) -> str:
+    """The kind of a key (no parsing beyond the first ``:``)."""
+    return key.partition(":")[0]
+
+
+def display_name(key: str) -> str:
+    """The name of a key without its kind, as written in the key (quotes included)."""
+    return key.partition(":")[2]
+
+
+def is_canonical(key: str) -> bool:
+    """Whether ``key`` is well formed and written exactly as :func:`make_key` writes it."""
+    try:
+        return str(parse_key(key)) == key
+    except KeyError_:
+        return False
+
+
+def migrate_key(key: str) -> str:
+    """The key under today's quoting rule of a key that driftd may have written before it.
+
+    Before the rule, name parts were joined raw with ``.``. A key that is
+    already well formed and canonical is returned as is. Otherwise it is read
+    the old way: it is re-keyed when only one split into its kind's name parts
+    exists, and :class:`KeyError_` says it is ambiguous when several do (then
+    the baseline must be accepted again).
+    """
+    if is_canonical(key):
+        return key
+    kind, sep, name = key.partition(":")
+    declared = KINDS.get(kind)
+    if not sep or declared is None:
+        raise KeyError_(f"{key!r} is not an object key of a known kind")
+    args: str | None = None
+    if declared.args:
+        if not name.endswith(")") or "(" not in name:
+            raise KeyError_(f"{key!r}: a {kind} key ends with (<identity args>)")
+        name, _, rest = name.partition("(")
+        args = rest[:-1]
+    want = len(declared.parts)
+    pieces = name.split(".")
+    if want == 1:
+        parts: tuple[str, ...] = (name,)
+    elif len(pieces) == want:
+        parts = tuple(pieces)
+    else:
+        raise KeyError_(
+            f"{key!r} was written before object keys were quoted and names "
+            f"{len(pieces) - 1} dot(s) where a {kind} key has {want - 1}: which "
+            "object it meant cannot be told"
+        )
+    return make_key(kind, *parts, args=args)
+
+
+_PLAIN_KEY = re.compile(r'[^:]+:[^.",()\x00-\x1f\x7f-\x9f]*(?:\.[^.",()\x00-\x1f\x7f-\x9f]*)*')
+
+
+def migrate_keys(keys: Iterable[str]) -> dict[str, str]:
+    """``{old: new}`` for the keys of a document that :func:`migrate_key` changes.
+
+    Keys of plain names (nearly all) are checked with one regular expression.
+    Raises :class:`KeyError_` for a key that cannot be migrated, and when two
+    keys would become one.
+    """
+    changed: dict[str, str] = {}
+    plain = _PLAIN_KEY.fullmatch
+    seen: dict[str, str] = {}  # new key -> the key it came from
+    for key in keys:
+        new = key
+        declared = KINDS.get(key.partition(":")[0])
+        if plain(key) is None or (
+            declared is not None and (declared.args or key.count(".") != len(declared.parts) - 1)
+        ):
+            new = migrate_key(key)
+        if new in seen:
+            raise KeyError_(f"{seen[new]!r} and {key!r} name the same object ({new})")
+        seen[new] = key
+        if new != key:
+            changed[key] = new
+    return changed
+
+
+# -- the kinds -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of snapshot object, declared once.
+
+    - ``parts``: the names of the key's name parts (``("schema", "name")``);
+      ``args``: the key ends with the identity arguments.
+    - ``engines``: the collectors that produce it.
+    - ``description`` / ``fields``: its row of docs/objects.md.
+    - ``severity``: default severity hints, ``{"<change>" or "<change>:<path glob>":
+      severity}`` (change is added, removed or modified; ``*`` for any).
+    - ``pg_query``: PostgreSQL only: the SQL file (``sql/<pg_query>.sql`` of the
+      PostgreSQL collector) whose rows are objects of this kind. Its columns are
+      named after the key parts (and ``args``) and the fields; ``pg_transforms``
+      maps a field to how its value is normalised (``grants``, ``config``,
+      ``secret_options``, ``conninfo``, ``sorted``). Kinds whose objects are
+      assembled from several queries (tables) leave it to hand-written code in
+      the collector and set ``pg_query`` to the main query's file.
+    - ``pg_builtin``: the collector builds it with its own normaliser.
+    - ``pg_min_version``: oldest server (``server_version_num``) whose catalog has it;
+      older servers do not report the kind.
+    """
+
+    name: str
+    parts: tuple[str, ...]
+    description: str
+    fields: tuple[str, ...]
+    engines: frozenset[str]
+    args: bool = False
+    severity: Mapping[str, str] = field(default_factory=dict)
+    pg_query: str | None = None
+    pg_transforms: Mapping[str, str] = field(default_factory=dict)
+    pg_builtin: bool = False
+    pg_min_version: int = 0
+    cluster_wide: bool = False
+
+    @property
+    def key_format(self) -> str:
+        name = ".".join(f"<{p}>" for p in self.parts)
+        return f"{self.name}:{name}(<identity args>)" if self.args else f"{self.name}:{name}"
+
+
+PG = frozenset({"postgresql"})
+ALL = frozenset(ENGINES)
+RELATIONAL = frozenset({"postgresql", "mysql", "sqlite", "sqlalchemy"})
+
+
+def _kinds(*kinds: Kind) -> dict[str, Kind]:
+    out: dict[str, Kind] = {}
+    for k in kinds:
+        if k.name in out:
+            raise ValueError(f"kind {k.name} declared twice")
+        out[k.name] = k
+    return out
+
+
+KINDS: dict[str, Kind] = _kinds(
+    Kind(
+        "database",
+        ("name",),
+        "The database driftd reads (SQLite: `main`; MySQL: each watched database).",
+        (
+            "owner",
+            "encoding",
+            "collation",
+            "ctype",
+            "grants",
+            "settings",
+            "role_settings",
+            "default_privileges",
+            "comment",
+        ),
+        frozenset({"postgresql", "mysql", "sqlite"}),
+        pg_query="database",
+        pg_builtin=True,
+    ),
+    Kind(
+        "schema",
+        ("name",),
+        "A schema (namespace).",
+        ("owner", "comment", "grants", "default_privileges"),
+        PG,
+        pg_query="schema",
+        pg_builtin=True,
+    ),
+    Kind(
+        "table",
+        ("schema", "name"),
+        "Ordinary, partitioned and foreign tables, with their columns, constraints, "
+        "indexes, triggers, policies and grants.",
+        (
+            "owner",
+            "persistence",
+            "partitioning",
+            "partition_of",
+            "inherits",
+            "rls",
+            "comment",
+            "columns",
+            "constraints",
+            "indexes",
+            "triggers",
+            "policies",
+            "grants",
+            "column_grants",
+            "options",
+            "foreign_server",
+            "foreign_options",
+        ),
+        RELATIONAL,
+        pg_query="table",
+        pg_builtin=True,
+    ),
+    Kind(
+        "view",
+        ("schema", "name"),
+        "A view: its normalized definition.",
+        (
+            "definition",
+            "owner",
+            "grants",
+            "comment",
+            "options",
+            "column_comments",
+            "column_grants",
+            "triggers",
+        ),
+        RELATIONAL,
+        pg_query="view",
+        pg_builtin=True,
+    ),
+    Kind(
+        "materialized_view",
+        ("schema", "name"),
+        "A materialized view: its definition and indexes (not its data).",
+        (
+            "definition",
+            "owner",
+            "grants",
+            "comment",
+            "options",
+            "column_comments",
+            "column_grants",
+            "indexes",
+        ),
+        PG,
+        pg_query="view",
+        pg_builtin=True,
+    ),
+    Kind(
+        "sequence",
+        ("schema", "name"),
+        "A sequence's definition (never its current value).",
+        (
+            "data_type",
+            "start",
+            "increment",
+            "min",
+            "max",
+            "cache",
+            "cycle",
+            "owned_by",
+            "owner",
+            "grants",
+            "comment",
+        ),
+        PG,
+        pg_query="sequence",
+        pg_transforms={"grants": "grants"},
+    ),
+    Kind(
+        "function",
+        ("schema", "name"),
+        "Functions, procedures, aggregates and window functions; overloads are separate.",
+        (
+            "kind",
+            "returns",
+            "language",
+            "definition",
+            "volatility",
+            "strict",
+            "security_definer",
+            "leakproof",
+            "parallel",
+            "config",
+            "owner",
+            "grants",
+            "comment",
+        ),
+        PG,
+        args=True,
+        severity={"added:security_definer": "high", "modified:security_definer": "high"},
+        pg_query="function",
+        pg_builtin=True,
+    ),
+    Kind(
+        "type",
+        ("schema", "name"),
+        "Enum, domain, composite and range types.",
+        (
+            "kind",
+            "labels",
+            "base_type",
+            "not_null",
+            "default",
+            "collation",
+            "constraints",
+            "attributes",
+            "subtype",
+            "owner",
+            "grants",
+            "comment",
+        ),
+        PG,
+        pg_query="type",
+        pg_builtin=True,
+    ),
+    Kind(
+        "extension",
+        ("name",),
+        "An installed extension (its own objects are left out).",
+        ("version", "schema"),
+        PG,
+        pg_query="extension",
+    ),
+    Kind(
+        "role",
+        ("name",),
+        "A role (MySQL/MariaDB: an account `user@host` or a role); never a password.",
+        (
+            "superuser",
+            "createdb",
+            "createrole",
+            "login",
+            "replication",
+            "bypassrls",
+            "inherit",
+            "connection_limit",
+            "valid_until",
+            "config",
+            "member_of",
+            "comment",
+        ),
+        frozenset({"postgresql", "mysql"}),
+        pg_query="role",
+        pg_builtin=True,
+        cluster_wide=True,
+    ),
+    Kind(
+        "setting",
+        ("name",),
+        "A server parameter set on purpose (configuration file, command line, environment).",
+        ("value", "source"),
+        PG,
+        pg_query="setting",
+        cluster_wide=True,
+    ),
+    Kind(
+        "publication",
+        ("name",),
+        "A logical replication publication: what leaves the database.",
+        (
+            "owner",
+            "all_tables",
+            "publish",
+            "publish_via_partition_root",
+            "tables",
+            "schemas",
+            "comment",
+        ),
+        PG,
+        severity={
+            "added": "high",
+            "modified:all_tables": "high",
+            "modified:tables": "high",
+            "modified:schemas": "high",
+        },
+        pg_query="publication",
+        pg_transforms={"tables": "sorted", "schemas": "sorted"},
+        pg_min_version=150000,
+    ),
+    Kind(
+        "subscription",
+        ("name",),
+        "A logical replication subscription (its conninfo with the password masked).",
+        (
+            "owner",
+            "enabled",
+            "conninfo",
+            "slot_name",
+            "publications",
+            "synchronous_commit",
+            "binary",
+            "streaming",
+            "two_phase",
+            "disable_on_error",
+            "comment",
+        ),
+        PG,
+        severity={"added": "high", "modified:conninfo": "high"},
+        pg_query="subscription",
+        pg_transforms={"conninfo": "conninfo", "publications": "sorted"},
+        pg_min_version=150000,
+    ),
+    Kind(
+        "foreign_server",
+        ("name",),
+        "A foreign server (SQL/MED): wrapper, type, version, options (secrets masked).",
+        ("wrapper", "type", "version", "options", "owner", "grants", "comment"),
+        PG,
+        severity={"added": "high", "modified:options": "high"},
+        pg_query="foreign_server",
+        pg_transforms={"options": "secret_options", "grants": "grants"},
+    ),
+    Kind(
+        "user_mapping",
+        ("server", "user"),
+        "A user mapping for a foreign server (`PUBLIC` for all users); options masked.",
+        ("options",),
+        PG,
+        severity={"added": "high", "modified": "high"},
+        pg_query="user_mapping",
+        pg_transforms={"options": "secret_options"},
+    ),
+)
+
+
+def default_severity(kind: str, change: str, path: Iterable[str]) -> str | None:
+    """The severity a kind's declaration suggests for a drift item, or None.
+
+    The most specific hint wins: ``<change>:<path>`` (path joined with ``.``,
+    matched against the first path elements), then ``<change>``, then ``*``.
+    """
+    declared = KINDS.get(kind)
+    if declared is None or not declared.severity:
+        return None
+    hints = declared.severity
+    dotted = ".".join(str(p) for p in path)
+    for hint, severity in hints.items():
+        want_change, sep, want_path = hint.partition(":")
+        if (
+            sep
+            and want_change in (change, "*")
+            and (dotted == want_path or dotted.startswith(want_path + "."))
+        ):
+            return severity
+    return hints.get(change) or hints.get("*")

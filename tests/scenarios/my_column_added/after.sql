@@ -1,0 +1,2 @@
+ALTER TABLE orders ADD COLUMN note TEXT;
+ALTER TABLE customers MODIFY note VARCHAR(100) DEFAULT 'none';

@@ -1,0 +1,1 @@
+ALTER DATABASE `{{db}}` COLLATE utf8mb4_general_ci;

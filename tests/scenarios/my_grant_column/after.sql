@@ -1,0 +1,1 @@
+GRANT SELECT (email) ON `{{db}}`.customers TO '{{prefix}}app'@'%';

@@ -1,0 +1,1 @@
+GRANT SELECT, INSERT ON `{{db}}`.orders TO '{{prefix}}app'@'%';

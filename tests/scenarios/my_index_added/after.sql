@@ -1,0 +1,1 @@
+CREATE INDEX ix_qty ON orders (qty);

@@ -1,0 +1,1 @@
+GRANT {{prefix}}reader TO '{{prefix}}app'@'%';

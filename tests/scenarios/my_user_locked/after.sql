@@ -1,0 +1,1 @@
+ALTER USER '{{prefix}}app'@'%' ACCOUNT LOCK;

@@ -1,0 +1,1 @@
+CREATE OR REPLACE VIEW big_orders AS SELECT id, qty FROM orders WHERE qty > 20;

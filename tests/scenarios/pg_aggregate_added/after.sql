@@ -1,0 +1,1 @@
+CREATE AGGREGATE public.total(int) (SFUNC = public.add, STYPE = int, INITCOND = '0');

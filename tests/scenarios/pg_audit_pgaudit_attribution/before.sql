@@ -1,0 +1,2 @@
+CREATE TABLE public.customers (id bigint PRIMARY KEY, email text NOT NULL, note text);
+CREATE ROLE {{prefix}}app;

@@ -1,0 +1,1 @@
+CREATE COLLATION public.german (provider = icu, locale = 'de-DE');

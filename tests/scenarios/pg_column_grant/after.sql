@@ -1,0 +1,1 @@
+GRANT UPDATE (note) ON public.customers TO {{prefix}}app;

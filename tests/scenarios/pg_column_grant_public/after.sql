@@ -1,0 +1,1 @@
+GRANT SELECT (email) ON public.customers TO PUBLIC;

@@ -1,0 +1,2 @@
+COMMENT ON TABLE public.customers IS 'people who buy';
+COMMENT ON COLUMN public.customers.email IS 'login';

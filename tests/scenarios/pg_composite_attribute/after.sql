@@ -1,0 +1,1 @@
+ALTER TYPE public.address ADD ATTRIBUTE zip varchar(10);

@@ -1,0 +1,2 @@
+INSERT INTO public.orders (qty) VALUES (7);
+REFRESH MATERIALIZED VIEW public.order_totals;

@@ -1,0 +1,1 @@
+COMMENT ON DATABASE {{db}} IS 'scenario database';

@@ -1,0 +1,1 @@
+ALTER DATABASE {{db}} SET work_mem = '8MB';

@@ -1,0 +1,3 @@
+CREATE ROLE {{prefix}}app;
+CREATE ROLE {{prefix}}reporting;
+CREATE SCHEMA app;

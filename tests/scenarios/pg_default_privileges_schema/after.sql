@@ -1,0 +1,1 @@
+ALTER DEFAULT PRIVILEGES FOR ROLE {{prefix}}app IN SCHEMA app GRANT SELECT ON TABLES TO {{prefix}}reporting;

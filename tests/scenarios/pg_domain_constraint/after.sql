@@ -1,0 +1,2 @@
+ALTER DOMAIN public.qty ADD CONSTRAINT qty_positive CHECK (VALUE > 0);
+ALTER DOMAIN public.qty SET DEFAULT 1;

@@ -1,0 +1,1 @@
+CREATE DOMAIN public.qty AS integer NOT NULL;

@@ -1,0 +1,3 @@
+CREATE TABLE public.customers (id bigint PRIMARY KEY, email text NOT NULL, note text);
+CREATE EXTENSION postgres_fdw;
+CREATE ROLE {{prefix}}app;

@@ -1,0 +1,1 @@
+ALTER FUNCTION public.add(int, int) SET search_path = public, pg_temp;

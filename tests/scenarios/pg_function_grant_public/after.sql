@@ -1,0 +1,1 @@
+GRANT EXECUTE ON FUNCTION public.add(int, int) TO PUBLIC;

@@ -1,0 +1,2 @@
+CREATE FUNCTION public.add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
+REVOKE EXECUTE ON FUNCTION public.add(int, int) FROM PUBLIC;

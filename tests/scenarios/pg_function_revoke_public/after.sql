@@ -1,0 +1,1 @@
+REVOKE EXECUTE ON FUNCTION public.add(int, int) FROM PUBLIC;

@@ -1,0 +1,1 @@
+ALTER FUNCTION public.add(int, int) SECURITY DEFINER;

@@ -1,0 +1,1 @@
+GRANT SELECT ON public.customers TO PUBLIC;

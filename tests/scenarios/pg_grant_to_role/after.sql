@@ -1,0 +1,1 @@
+GRANT SELECT, INSERT ON public.customers TO {{prefix}}app;

@@ -1,0 +1,1 @@
+CREATE TABLE public.orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, qty int);

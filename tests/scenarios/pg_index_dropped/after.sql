@@ -1,0 +1,1 @@
+DROP INDEX public.customers_email_idx;

@@ -1,0 +1,1 @@
+ALTER TABLE public.items ADD CONSTRAINT qty_positive CHECK (qty > 0);

@@ -1,0 +1,1 @@
+ALTER TABLE public.special_items INHERIT public.items;

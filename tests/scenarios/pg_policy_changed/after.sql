@@ -1,0 +1,1 @@
+ALTER POLICY own_rows ON public.customers TO PUBLIC USING (true);

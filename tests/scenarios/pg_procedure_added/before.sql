@@ -1,0 +1,1 @@
+CREATE TABLE public.log (msg text);

@@ -1,0 +1,1 @@
+CREATE PUBLICATION customers_out FOR TABLE public.customers WITH (publish = 'insert, update');

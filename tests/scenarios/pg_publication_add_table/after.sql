@@ -1,0 +1,1 @@
+ALTER PUBLICATION out ADD TABLE public.customers;

@@ -1,0 +1,1 @@
+REVOKE SELECT ON public.customers FROM {{prefix}}reporting;

@@ -1,0 +1,1 @@
+ALTER TABLE public.customers DISABLE ROW LEVEL SECURITY;

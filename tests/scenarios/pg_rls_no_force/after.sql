@@ -1,0 +1,1 @@
+ALTER TABLE public.customers NO FORCE ROW LEVEL SECURITY;

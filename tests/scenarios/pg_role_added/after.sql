@@ -1,0 +1,1 @@
+CREATE ROLE {{prefix}}analyst LOGIN CONNECTION LIMIT 5;

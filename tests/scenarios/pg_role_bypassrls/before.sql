@@ -1,0 +1,2 @@
+CREATE ROLE {{prefix}}app LOGIN;
+CREATE ROLE {{prefix}}reporting;

@@ -1,0 +1,1 @@
+COMMENT ON ROLE {{prefix}}app IS 'the application';

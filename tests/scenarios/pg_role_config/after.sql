@@ -1,0 +1,1 @@
+ALTER ROLE {{prefix}}app SET statement_timeout = '5s';

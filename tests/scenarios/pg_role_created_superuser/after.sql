@@ -1,0 +1,1 @@
+CREATE ROLE {{prefix}}root SUPERUSER;

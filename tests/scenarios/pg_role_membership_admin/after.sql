@@ -1,0 +1,1 @@
+GRANT {{prefix}}reporting TO {{prefix}}app WITH ADMIN OPTION;

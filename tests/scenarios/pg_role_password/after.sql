@@ -1,0 +1,1 @@
+ALTER ROLE {{prefix}}app PASSWORD 'N3w-Secret-pw';

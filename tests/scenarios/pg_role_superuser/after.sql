@@ -1,0 +1,1 @@
+ALTER ROLE {{prefix}}app SUPERUSER;

@@ -1,0 +1,2 @@
+CREATE ROLE {{prefix}}app;
+CREATE ROLE {{prefix}}reporting;

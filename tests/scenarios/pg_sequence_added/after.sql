@@ -1,0 +1,1 @@
+CREATE SEQUENCE public.orders_n_seq AS integer START 100 OWNED BY public.orders.n;

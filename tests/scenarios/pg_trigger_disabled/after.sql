@@ -1,0 +1,1 @@
+ALTER TABLE public.customers DISABLE TRIGGER customers_touch;

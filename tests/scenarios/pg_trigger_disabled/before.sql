@@ -1,0 +1,3 @@
+CREATE TABLE public.customers (id bigint PRIMARY KEY, email text NOT NULL, note text);
+    CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+    CREATE TRIGGER customers_touch BEFORE UPDATE ON public.customers FOR EACH ROW EXECUTE FUNCTION public.touch();

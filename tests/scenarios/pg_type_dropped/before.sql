@@ -1,0 +1,1 @@
+CREATE TYPE public.mood AS ENUM ('sad', 'happy');

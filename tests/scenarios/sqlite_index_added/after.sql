@@ -1,0 +1,1 @@
+CREATE INDEX ix_orders_qty ON orders (qty) WHERE qty > 1;

@@ -1,0 +1,3 @@
+CREATE TABLE customers (id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL UNIQUE, note TEXT);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers (id), qty INTEGER);
+CREATE VIEW big_orders AS SELECT id, qty FROM orders WHERE qty > 10;
