@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 from driftd import snapshot
 from driftd.config import Config
 from driftd.diff import diff_objects
+from driftd.diff.filters import IgnoreRule, ignored
 from driftd.drift import DriftItem, EnvironmentReport, Report, drift_id, sort_items
 from driftd.errors import DriftdError
-from driftd.filters import IgnoreRule, ignored
 from driftd.rules import RuleSet
 
 if TYPE_CHECKING:
-    from driftd.audit.state import AuditState
+    from driftd.attribute.sources.state import AuditState
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def check_environment(
     ignore = [IgnoreRule.parse(g) for g in env.ignore]
     items = evaluate(name, baseline, live, rules, ignore)
     if attribution and env.audit:
-        from driftd.attribute import attribute
+        from driftd.attribute.match import attribute
 
         # Also when clean: sources keep reading in small steps and the clean time
         # starts the next window. Audit trouble is reported, never a check failure.
@@ -94,7 +94,7 @@ def _state(config: Config, given: AuditState | None) -> Iterator[tuple[AuditStat
     if given is not None:
         yield given, []
         return
-    from driftd.audit.store_state import open_state
+    from driftd.attribute.sources.store_state import open_state
 
     with open_state(config) as opened:
         yield opened

@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from driftd import canonical
+from driftd.diff.filters import dotted
 from driftd.drift import SEVERITY_ORDER, DriftItem, Report
-from driftd.filters import dotted
 
 SEVERITY_STYLE = {
     "critical": "bold white on red",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftd.config import Rules as RulesConfig
+from driftd.diff.filters import dotted
 from driftd.drift import SEVERITY_ORDER, DriftItem, sort_items
-from driftd.filters import dotted
 from driftd.kinds import default_severity
 
 Predicate = Callable[[DriftItem], bool]
@@ -34,7 +34,7 @@ PUBLIC_DEFAULTS: dict[str, frozenset[str]] = {
     "type": frozenset({"USAGE"}),
     "database": frozenset({"CONNECT", "TEMPORARY"}),
 }
-# Review statuses (driftd.audit.hoop) under which an approval was given before the
+# Review statuses (driftd.attribute.sources.hoop) under which an approval was given before the
 # session ran; the hoop names are accepted too (events cached by older versions).
 APPROVED_REVIEWS = frozenset({"approved", "revoked", "processing", "executed"})
 

@@ -19,9 +19,9 @@ from typing import Any
 from driftd import canonical, kinds
 from driftd.collect import Collected, Target, collect, collector
 from driftd.config import Config
+from driftd.diff.filters import KeyFilter, key_glob
 from driftd.drift import iso
 from driftd.errors import BaselineError
-from driftd.filters import KeyFilter, key_glob
 
 SNAPSHOT_FORMAT = "driftd.snapshot/1"
 Snapshot = dict[str, Any]

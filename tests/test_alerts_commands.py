@@ -27,7 +27,7 @@ ROUTING_KEY = "pdKeyForTheCommandTest0000000000"
 
 @pytest.fixture(autouse=True)
 def _registered() -> None:
-    # The integrator registers COMMANDS in driftd/cli.py; until then, do it here.
+    # The integrator registers COMMANDS in driftd/cli/__init__.py; until then, do it here.
     for command in COMMANDS:
         if command.name not in cli.commands:
             cli.add_command(command)

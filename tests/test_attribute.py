@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from driftd.attribute import attribute, match
-from driftd.audit.events import AuditEvent, statements_of
-from driftd.audit.state import MemoryAuditState
+from driftd.attribute.match import attribute, match
+from driftd.attribute.sources.events import AuditEvent, statements_of
+from driftd.attribute.sources.state import MemoryAuditState
+from driftd.attribute.sqlrefs import Ref, analyze
 from driftd.config import parse
 from driftd.drift import DriftItem
-from driftd.sqlrefs import Ref, analyze
 from tests.conftest import PgDatabase, Project
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

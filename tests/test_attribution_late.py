@@ -185,7 +185,7 @@ def test_record_after_the_late_window_leaves_the_item_without_author(
 ) -> None:
     """`late_attribution` bounds the search: a record arriving after it changes nothing."""
     from driftd.config import load
-    from driftd.daemon import run_once
+    from driftd.daemon.service import run_once
 
     pgdb.execute("CREATE TABLE public.orders (id bigint PRIMARY KEY)")
     audit = project.root / "proxy.jsonl"

@@ -17,9 +17,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from driftd.attribute import attribute
-from driftd.audit import cloudtrail
-from driftd.audit.state import MemoryAuditState
+from driftd.attribute.match import attribute
+from driftd.attribute.sources import cloudtrail
+from driftd.attribute.sources.state import MemoryAuditState
 from driftd.config import Config, parse
 from driftd.drift import DriftItem
 from tests import doc_examples

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from driftd.attribute import attribute
-from driftd.audit import source
-from driftd.audit.hoop import HoopSource, wire_sql
-from driftd.audit.state import MemoryAuditState
+from driftd.attribute.match import attribute
+from driftd.attribute.sources import source
+from driftd.attribute.sources.hoop import HoopSource, wire_sql
+from driftd.attribute.sources.state import MemoryAuditState
 from driftd.check import check_environment
 from driftd.config import Config, Rules, load, parse
 from driftd.drift import DriftItem

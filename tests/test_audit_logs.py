@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from driftd.audit import source
-from driftd.audit.base import PollResult
-from driftd.audit.pgaudit import (
+from driftd.attribute.sources import source
+from driftd.attribute.sources.base import PollResult
+from driftd.attribute.sources.pgaudit import (
     AuditLine,
     audit_extract,
     audit_statement,
@@ -35,17 +35,17 @@ from driftd.audit.pgaudit import (
     object_statement,
     parse_line,
 )
-from driftd.audit.pglog import (
+from driftd.attribute.sources.pglog import (
     DEBIAN_PREFIX,
     EventBuilder,
     LineParser,
     LogRecord,
     parse_log_time,
 )
-from driftd.audit.state import JsonFileAuditState, MemoryAuditState
-from driftd.audit.tail import csv_splitter
+from driftd.attribute.sources.state import JsonFileAuditState, MemoryAuditState
+from driftd.attribute.sources.tail import csv_splitter
+from driftd.attribute.sqlrefs import Ref
 from driftd.config import Config, parse
-from driftd.sqlrefs import Ref
 
 T0 = datetime(2026, 12, 5, 11, 45, 2, 567000, tzinfo=UTC)  # alice's ALTER TABLE
 SINCE, UNTIL = T0 - timedelta(hours=1), T0 + timedelta(hours=1)
@@ -803,7 +803,7 @@ def test_json_file_state_round_trip(tmp_path: Path) -> None:
 
 
 def test_memory_state_is_bounded_and_dedupes() -> None:
-    from driftd.audit.events import AuditEvent
+    from driftd.attribute.sources.events import AuditEvent
 
     state = MemoryAuditState(max_events=3)
     now = datetime.now(UTC)

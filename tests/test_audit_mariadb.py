@@ -25,11 +25,11 @@ import pymysql
 import pytest
 from click.testing import CliRunner
 
-from driftd.audit import MemoryAuditState, source
-from driftd.audit.mariadb_audit import BadLine, parse_line, unescape, unhide_passwords
+from driftd.attribute.sources import MemoryAuditState, source
+from driftd.attribute.sources.mariadb_audit import BadLine, parse_line, unescape, unhide_passwords
+from driftd.attribute.sqlrefs import RELATION_KINDS, Ref, analyze
 from driftd.config import Config, parse
 from driftd.errors import ConfigError
-from driftd.sqlrefs import RELATION_KINDS, Ref, analyze
 from tests import doc_examples
 
 # From MariaDB 10.11.19 server_audit (plugin 1.4.14), copied verbatim from its log.

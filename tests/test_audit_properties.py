@@ -15,13 +15,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from driftd.audit import source
-from driftd.audit.base import PollResult
-from driftd.audit.cloudtrail import CloudtrailSource
-from driftd.audit.hoop import HoopSource
-from driftd.audit.jsonl import JsonlSource
-from driftd.audit.pgaudit import audit_statement
-from driftd.audit.pglog import (
+from driftd.attribute.sources import source
+from driftd.attribute.sources.base import PollResult
+from driftd.attribute.sources.cloudtrail import CloudtrailSource
+from driftd.attribute.sources.hoop import HoopSource
+from driftd.attribute.sources.jsonl import JsonlSource
+from driftd.attribute.sources.pgaudit import audit_statement
+from driftd.attribute.sources.pglog import (
     DEBIAN_PREFIX,
     RDS_PREFIX,
     BadRecord,
@@ -31,11 +31,11 @@ from driftd.audit.pglog import (
     prefix_regex,
     statement_message,
 )
-from driftd.audit.state import MemoryAuditState
-from driftd.audit.tail import csv_splitter, lines_splitter
+from driftd.attribute.sources.state import MemoryAuditState
+from driftd.attribute.sources.tail import csv_splitter, lines_splitter
+from driftd.attribute.sqlrefs import analyze
 from driftd.config import Config, parse
 from driftd.masking import mask
-from driftd.sqlrefs import analyze
 
 FAST = settings(
     max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from driftd.audit.events import AuditEvent, statements_of
-from driftd.audit.state import MemoryAuditState, PollOutcome
-from driftd.audit.store_state import StoreAuditState, import_json_state
+from driftd.attribute.sources.events import AuditEvent, statements_of
+from driftd.attribute.sources.state import MemoryAuditState, PollOutcome
+from driftd.attribute.sources.store_state import StoreAuditState, import_json_state
 from driftd.store import Store, open_store
 from tests.conftest import PgDatabase, Project
 from tests.daemon_support import StateDB, statedb_fixture  # noqa: F401 (fixture)

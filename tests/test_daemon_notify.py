@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from driftd import sdnotify
+from driftd.daemon import sdnotify
 from tests.conftest import PgDatabase, Project
 from tests.daemon_support import Daemons, daemons_fixture, free_port  # noqa: F401 (fixtures)
 

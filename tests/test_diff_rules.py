@@ -9,8 +9,8 @@ from driftd.check import evaluate
 from driftd.config import CustomRule
 from driftd.config import Rules as RulesConfig
 from driftd.diff import diff_objects
+from driftd.diff.filters import IgnoreRule, KeyFilter
 from driftd.drift import DriftItem
-from driftd.filters import IgnoreRule, KeyFilter
 from driftd.rules import RuleSet
 
 TABLE: dict[str, Any] = {

@@ -17,7 +17,8 @@ import click
 import pytest
 from pydantic import BaseModel
 
-from driftd import alerts, audit
+from driftd import alerts
+from driftd.attribute import sources as audit
 from driftd.config import CustomRule, DriftdSection, Environment, Rules
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -111,7 +112,7 @@ def test_every_metric_is_documented() -> None:
     from prometheus_client import CollectorRegistry
 
     from driftd.alerts import metrics as alert_metrics
-    from driftd.http import Metrics
+    from driftd.daemon.http import Metrics
 
     metrics = Metrics()
     registry: CollectorRegistry = metrics.registry

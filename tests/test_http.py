@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from driftd.daemon.http import Listener, Metrics
 from driftd.errors import DriftdError
-from driftd.http import Listener, Metrics
 from tests.conftest import PgDatabase, Project
 from tests.daemon_support import Daemons, daemons_fixture, free_port, wait_for  # noqa: F401
 

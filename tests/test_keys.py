@@ -10,12 +10,12 @@ import pytest
 from psycopg import sql
 
 from driftd import snapshot
-from driftd.attribute import _split_args, target_of
+from driftd.attribute.match import _split_args, target_of
 from driftd.collect import Target
 from driftd.collect import postgres as pg
+from driftd.diff.filters import IgnoreRule, KeyFilter, key_matches
 from driftd.drift import DriftItem
 from driftd.errors import BaselineError
-from driftd.filters import IgnoreRule, KeyFilter, key_matches
 from driftd.kinds import KINDS, Key, KeyError_, make_key, migrate_key, parse_key
 from tests.conftest import PgDatabase
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from driftd import logs
+from driftd.daemon import logs
 from driftd.errors import DriftdError
 from tests.conftest import PgDatabase, Project
 from tests.daemon_support import Daemons, daemons_fixture, free_port  # noqa: F401
@@ -111,12 +111,12 @@ def test_context_fields_reach_every_line_of_a_thread() -> None:
         logs.bind(environment="prod")
         logging.getLogger("driftd.collect.postgres").info("reading catalog")
         with logs.context(run_id=7):
-            logging.getLogger("driftd.daemon").info("prod: clean")
+            logging.getLogger("driftd.daemon.service").info("prod: clean")
 
     t = threading.Thread(target=check)
     t.start()
     t.join()
-    logging.getLogger("driftd.daemon").info("elsewhere")
+    logging.getLogger("driftd.daemon.service").info("elsewhere")
     first, second, other = (json.loads(line) for line in out.getvalue().splitlines())
     assert first["environment"] == "prod" and "run_id" not in first
     assert (second["environment"], second["run_id"]) == ("prod", 7)
@@ -208,7 +208,7 @@ def test_daemon_under_journald_prefixes_every_line_one_line_per_record(
         try:
             deadline = 30.0
             t0 = time.monotonic()
-            while "driftd.daemon: nobaseline: check failed" not in log_path.read_text():
+            while "driftd.daemon.service: nobaseline: check failed" not in log_path.read_text():
                 assert proc.poll() is None, log_path.read_text()
                 assert time.monotonic() - t0 < deadline, log_path.read_text()
                 time.sleep(0.1)
@@ -228,10 +228,15 @@ def test_daemon_under_journald_prefixes_every_line_one_line_per_record(
     levels = {"<7>": "DEBUG", "<6>": "INFO", "<4>": "WARNING", "<3>": "ERROR", "<2>": "CRITICAL"}
     for line in lines:  # every line is a record of its own, with its priority
         assert line[:3] in levels and line[3:].startswith(levels[line[:3]] + " "), line
-    failed = next(line for line in lines if "driftd.daemon: nobaseline: check failed" in line)
-    assert failed.startswith("<4>WARNING driftd.daemon: ") and "environment=nobaseline" in failed
+    failed = next(
+        line for line in lines if "driftd.daemon.service: nobaseline: check failed" in line
+    )
+    assert (
+        failed.startswith("<4>WARNING driftd.daemon.service: ")
+        and "environment=nobaseline" in failed
+    )
     reload = next(line for line in lines if "reload failed" in line)
-    assert reload.startswith("<3>ERROR driftd.daemon: ") and " hint=" in reload
+    assert reload.startswith("<3>ERROR driftd.daemon.service: ") and " hint=" in reload
 
 
 def test_daemon_json_lines_carry_time_level_logger_environment_run_id(

@@ -38,8 +38,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from driftd.audit import source
-from driftd.audit.state import MemoryAuditState
+from driftd.attribute.sources import source
+from driftd.attribute.sources.state import MemoryAuditState
 from driftd.config import load
 from tests import doc_examples
 

@@ -39,7 +39,7 @@ def sink_types() -> dict[str, type[Sink[Any]]]:
 def settings(name: str, table: AlertSink) -> SinkSettings:
     """The typed settings of ``[alerts.NAME]`` (ValidationError located under it, so
     the config loader names the key and line)."""
-    from driftd.typed import validate_typed
+    from driftd.config.typed import validate_typed
 
     models = {kind: cls.config_model for kind, cls in sink_types().items()}
     return validate_typed("alerts", name, table, models)

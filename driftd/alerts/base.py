@@ -26,8 +26,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from driftd import __version__
 from driftd.alerts.events import CLOSING_KINDS, DRIFT_KINDS, ENVIRONMENT_KINDS, KINDS, AlertEvent
+from driftd.config.durations import parse_duration
 from driftd.drift import SEVERITY_ORDER, Severity
-from driftd.durations import parse_duration
 from driftd.errors import ConfigError
 
 if TYPE_CHECKING:

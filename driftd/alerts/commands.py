@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from driftd import canonical
-from driftd.cliutil import EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
+from driftd.cli.util import EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
 from driftd.drift import iso
 
 STATE_STYLE = {"pending": "yellow", "failed": "bold red", "delivered": "green"}

@@ -24,8 +24,8 @@ from driftd.alerts import text
 from driftd.alerts.base import HttpRequest, HttpSink, SinkSettings, json_body, one_of
 from driftd.alerts.events import AlertEvent
 from driftd.canonical import dumps
+from driftd.diff.filters import dotted
 from driftd.drift import iso
-from driftd.filters import dotted
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SEVERITY = {

@@ -6,8 +6,8 @@ from collections import Counter
 from typing import Any
 
 from driftd.alerts.events import AlertEvent
+from driftd.diff.filters import dotted
 from driftd.drift import SEVERITY_ORDER
-from driftd.filters import dotted
 from driftd.report import review_text, short
 
 EMOJI = {

@@ -49,6 +49,6 @@ def load(path: Path) -> Config:
 def parse(text: str, path: Path) -> Config:
     """The whole config, every typed table checked (errors name the key and line)."""
     from driftd.alerts import validate as validate_alerts
-    from driftd.audit import validate as validate_audit
+    from driftd.attribute.sources import validate as validate_audit
 
     return parse_structure(text, path, typed=(validate_audit, validate_alerts))

@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from driftd.config.durations import Seconds, validate_schedule
 from driftd.drift import Severity
-from driftd.durations import Seconds, validate_schedule
 from driftd.errors import ConfigError
 
 SEARCH_PATH = ("./driftd.toml", "/etc/driftd/config.toml")

@@ -177,7 +177,7 @@ class Daemon(Base):
 
 
 # Tables owned by other packages, on this metadata (imported on use: no cycle).
-OTHER_MODELS = ("driftd.alerts.model", "driftd.audit.model")
+OTHER_MODELS = ("driftd.alerts.model", "driftd.attribute.sources.model")
 
 
 def full_metadata() -> MetaData:

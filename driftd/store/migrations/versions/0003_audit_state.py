@@ -4,9 +4,9 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-05
 
-Frozen copy of driftd.audit.model at this revision. The JSON audit-state file
+Frozen copy of driftd.attribute.sources.model at this revision. The JSON audit-state file
 earlier versions kept beside the store is imported once, by the first run
-that opens the store (driftd.audit.store_state.import_json_state).
+that opens the store (driftd.attribute.sources.store_state.import_json_state).
 """
 
 from __future__ import annotations

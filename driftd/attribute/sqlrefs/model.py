@@ -1,4 +1,4 @@
-"""The statement model of driftd.sqlrefs: :class:`Ref`, :class:`Statement`, limits
+"""The statement model of driftd.attribute.sqlrefs: :class:`Ref`, :class:`Statement`, limits
 and the helpers every dialect shares."""
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from driftd.audit.base import PollResult, Source, SourceConfig
-from driftd.audit.state import AuditState, JsonFileAuditState, MemoryAuditState
+from driftd.attribute.sources.base import PollResult, Source, SourceConfig
+from driftd.attribute.sources.state import AuditState, JsonFileAuditState, MemoryAuditState
 
 if TYPE_CHECKING:
     from driftd.config import AuditSource, Config
@@ -33,13 +33,13 @@ __all__ = [
 
 def source_types() -> dict[str, type[Source]]:
     # Imported on use: boto3 and httpx stay out of runs that need no audit.
-    from driftd.audit.cloudtrail import CloudtrailSource
-    from driftd.audit.cloudwatch import CloudwatchSource
-    from driftd.audit.hoop import HoopSource
-    from driftd.audit.jsonl import JsonlSource
-    from driftd.audit.mariadb_audit import MariadbAuditSource
-    from driftd.audit.pgaudit import PgauditSource
-    from driftd.audit.pglog import PglogSource
+    from driftd.attribute.sources.cloudtrail import CloudtrailSource
+    from driftd.attribute.sources.cloudwatch import CloudwatchSource
+    from driftd.attribute.sources.hoop import HoopSource
+    from driftd.attribute.sources.jsonl import JsonlSource
+    from driftd.attribute.sources.mariadb_audit import MariadbAuditSource
+    from driftd.attribute.sources.pgaudit import PgauditSource
+    from driftd.attribute.sources.pglog import PglogSource
 
     return {
         "pgaudit": PgauditSource,
@@ -54,7 +54,7 @@ def source_types() -> dict[str, type[Source]]:
 
 def settings(name: str, table: AuditSource) -> SourceConfig:
     """The typed settings of ``[audit.NAME]`` (ValidationError located under it)."""
-    from driftd.typed import validate_typed
+    from driftd.config.typed import validate_typed
 
     models = {kind: cls.config_model for kind, cls in source_types().items()}
     return validate_typed("audit", name, table, models)

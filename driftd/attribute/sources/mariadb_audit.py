@@ -47,12 +47,12 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from driftd.audit import tail
-from driftd.audit.base import PollResult, Source, SourceConfig
-from driftd.audit.events import AuditEvent, statements_of
-from driftd.audit.pglog import zone
-from driftd.audit.state import AuditState
-from driftd.sqlrefs import RELATION_KINDS, Statement
+from driftd.attribute.sources import tail
+from driftd.attribute.sources.base import PollResult, Source, SourceConfig
+from driftd.attribute.sources.events import AuditEvent, statements_of
+from driftd.attribute.sources.pglog import zone
+from driftd.attribute.sources.state import AuditState
+from driftd.attribute.sqlrefs import RELATION_KINDS, Statement
 
 # log_header() + log_statement_ex(); the user may hold commas, the host may be empty.
 _HEADER = re.compile(

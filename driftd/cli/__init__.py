@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from driftd import __version__, canonical
-from driftd.cliutil import EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
+from driftd.cli.util import EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
 from driftd.errors import DriftdError
 
 
@@ -222,10 +222,10 @@ def config_show(state: State) -> None:
     click.echo(canonical.dumps_pretty(data).decode(), nl=False)
 
 
-# -- daemon and state store (driftd.commands_daemon) ---------------------------------
+# -- daemon and state store (driftd.cli.daemon_commands) ---------------------------------
 
 from driftd.alerts.commands import COMMANDS as _ALERT_COMMANDS  # noqa: E402
-from driftd.commands_daemon import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
+from driftd.cli.daemon_commands import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
 
 for _command in (*_DAEMON_COMMANDS, *_ALERT_COMMANDS):
     cli.add_command(_command)

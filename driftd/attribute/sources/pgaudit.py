@@ -6,7 +6,7 @@ quoted only when it holds a comma, quote, CR or LF (pgaudit 1.7
 ``append_valid_csv``). The statement is analysed with the SQL parser
 (pgaudit's own object fields are empty for role commands, and GRANT lines
 name the object type only); the parameter field is never kept. Files are read
-with the shared reader in :mod:`driftd.audit.pglog` (stderr — also with
+with the shared reader in :mod:`driftd.attribute.sources.pglog` (stderr — also with
 ``log_error_verbosity = verbose`` —, csvlog, jsonlog; incremental).
 
 What pgaudit 1.7 writes in the statement field (``log_audit_event``):
@@ -36,8 +36,8 @@ import io
 from dataclasses import dataclass
 from typing import Literal
 
-from driftd.audit.pglog import BadRecord, Extracted, LogFileConfig, LogFileSource
-from driftd.sqlrefs import Ref, Statement
+from driftd.attribute.sources.pglog import BadRecord, Extracted, LogFileConfig, LogFileSource
+from driftd.attribute.sqlrefs import Ref, Statement
 
 PREFIX = "AUDIT: "
 NOT_LOGGED = "<not logged>"
@@ -104,7 +104,7 @@ def audit_statement(message: str) -> str | None:
 
 
 def audit_extract(message: str) -> Extracted | None:
-    """What :class:`~driftd.audit.pglog.EventBuilder` needs from a pgaudit message:
+    """What :class:`~driftd.attribute.sources.pglog.EventBuilder` needs from a pgaudit message:
     the SQL, the statement it belongs to, and what stands in when the SQL is not
     on the line."""
     line = parse_line(message)

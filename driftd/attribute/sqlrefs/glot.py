@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from driftd.masking import mask
-from driftd.sqlrefs.model import (
+from driftd.attribute.sqlrefs.model import (
     MAX_STATEMENTS,
     Ref,
     Statement,
@@ -15,7 +14,13 @@ from driftd.sqlrefs.model import (
     too_big,
     unparsed,
 )
-from driftd.sqlrefs.mysql import MYSQL_SET_ROLE, account_names, mysql_command, mysql_fallback
+from driftd.attribute.sqlrefs.mysql import (
+    MYSQL_SET_ROLE,
+    account_names,
+    mysql_command,
+    mysql_fallback,
+)
+from driftd.masking import mask
 
 # -- other dialects (sqlglot) -----------------------------------------------------
 

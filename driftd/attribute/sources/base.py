@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftd.audit.events import AuditEvent
-from driftd.audit.state import AuditState
-from driftd.durations import Seconds
+from driftd.attribute.sources.events import AuditEvent
+from driftd.attribute.sources.state import AuditState
+from driftd.config.durations import Seconds
 
 if TYPE_CHECKING:
     from driftd.config import Config

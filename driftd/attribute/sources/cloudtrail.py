@@ -21,12 +21,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from driftd.audit.base import PollResult, Source, SourceConfig
-from driftd.audit.cloudwatch import aws_session
-from driftd.audit.events import AuditEvent
-from driftd.audit.state import AuditState
-from driftd.durations import Seconds
-from driftd.sqlrefs import Ref, Statement
+from driftd.attribute.sources.base import PollResult, Source, SourceConfig
+from driftd.attribute.sources.cloudwatch import aws_session
+from driftd.attribute.sources.events import AuditEvent
+from driftd.attribute.sources.state import AuditState
+from driftd.attribute.sqlrefs import Ref, Statement
+from driftd.config.durations import Seconds
 
 DEFAULT_EVENTS = [
     "ModifyDBParameterGroup",

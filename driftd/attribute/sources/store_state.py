@@ -26,9 +26,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from driftd.audit.events import AuditEvent
-from driftd.audit.model import AuditCursor, AuditEventRow, AuditSourceHealth
-from driftd.audit.state import (
+from driftd.attribute.sources.events import AuditEvent
+from driftd.attribute.sources.model import AuditCursor, AuditEventRow, AuditSourceHealth
+from driftd.attribute.sources.state import (
     MAX_EVENT_AGE,
     MAX_EVENTS_PER_SOURCE,
     AuditState,
@@ -52,7 +52,7 @@ PRUNE_EVERY = 200  # prune a source's events after this many additions
 
 
 class StoreAuditState:
-    """:class:`driftd.audit.state.AuditState` on the state store's audit tables."""
+    """:class:`driftd.attribute.sources.state.AuditState` on the state store's audit tables."""
 
     def __init__(
         self,
@@ -252,7 +252,7 @@ def import_json_state(state: StoreAuditState, path: Path) -> str | None:
 def open_state(config: Config) -> Iterator[tuple[AuditState, list[str]]]:
     """The audit state for a CLI check: the state store's (created or migrated as
     the daemon would), else one in memory, with the reason as a problem."""
-    from driftd.audit import default_state_path
+    from driftd.attribute.sources import default_state_path
     from driftd.store import open_store
 
     try:

@@ -6,8 +6,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from driftd.masking import mask
-from driftd.sqlrefs.model import (
+from driftd.attribute.sqlrefs.model import (
     MAX_STATEMENTS,
     NOT_DDL_NODES,
     RELATION_KINDS,
@@ -17,6 +16,7 @@ from driftd.sqlrefs.model import (
     too_big,
     unparsed,
 )
+from driftd.masking import mask
 
 # -- PostgreSQL (pglast) ----------------------------------------------------------
 

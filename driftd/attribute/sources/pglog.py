@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from driftd.audit import tail
-from driftd.audit.base import PollResult, Source, SourceConfig
-from driftd.audit.events import AuditEvent, statements_of
-from driftd.audit.state import AuditState
+from driftd.attribute.sources import tail
+from driftd.attribute.sources.base import PollResult, Source, SourceConfig
+from driftd.attribute.sources.events import AuditEvent, statements_of
+from driftd.attribute.sources.state import AuditState
+from driftd.attribute.sqlrefs import Statement
 from driftd.masking import mask, normalize
-from driftd.sqlrefs import Statement
 
 DEBIAN_PREFIX = "%m [%p] %q%u@%d "
 RDS_PREFIX = "%t:%r:%u@%d:[%p]:"

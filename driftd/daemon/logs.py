@@ -1,9 +1,9 @@
 """Daemon logging: one record, one line, on stderr.
 
-``text``: ``INFO driftd.daemon: checked prod environment=prod status=drift``
+``text``: ``INFO driftd.daemon.service: checked prod environment=prod status=drift``
 (journald adds the time).
 ``json``: ``{"time": "2026-11-22T10:00:03.120Z", "level": "info", "logger":
-"driftd.daemon", "msg": "...", "environment": "prod", "run_id": 7, ...fields}``.
+"driftd.daemon.service", "msg": "...", "environment": "prod", "run_id": 7, ...fields}``.
 
 - Fields come from ``extra={...}`` and from :func:`context` / :func:`bind`
   (e.g. the environment a check thread works on), so every line of a check

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from driftd.audit.base import PollResult, Source, SourceConfig
-from driftd.audit.pgaudit import audit_extract
-from driftd.audit.pglog import (
+from driftd.attribute.sources.base import PollResult, Source, SourceConfig
+from driftd.attribute.sources.pgaudit import audit_extract
+from driftd.attribute.sources.pglog import (
     RDS_PREFIX,
     EventBuilder,
     Extracted,
@@ -29,8 +29,8 @@ from driftd.audit.pglog import (
     statement_message,
     zone,
 )
-from driftd.audit.state import AuditState
-from driftd.durations import Seconds
+from driftd.attribute.sources.state import AuditState
+from driftd.config.durations import Seconds
 
 
 class CloudwatchConfig(SourceConfig):

@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftd.audit import tail
-from driftd.audit.base import PollResult, Source, SourceConfig
-from driftd.audit.events import AuditEvent, parse_time, statements_of
-from driftd.audit.state import AuditState
+from driftd.attribute.sources import tail
+from driftd.attribute.sources.base import PollResult, Source, SourceConfig
+from driftd.attribute.sources.events import AuditEvent, parse_time, statements_of
+from driftd.attribute.sources.state import AuditState
 
 
 class JsonlFields(BaseModel):

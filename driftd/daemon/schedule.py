@@ -4,7 +4,7 @@ Jobs are ``check:<env>`` with ``coalesce`` (a backlog of missed runs becomes
 one), ``max_instances=1`` (an environment is never checked twice at once),
 ``misfire_grace_time`` of half the period (one second, the default, is too
 tight on a busy pool) and jitter, in a thread pool of ``max_concurrent_checks``.
-Which daemon of a fleet actually checks is decided at run time (driftd.lease).
+Which daemon of a fleet actually checks is decided at run time (driftd.daemon.lease).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
-from driftd.durations import is_cron, parse_duration
+from driftd.config.durations import is_cron, parse_duration
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ re-reading logs. Events are deduplicated by key, so reading a record twice
 (after a crash between saving events and cursor, or by two processes) is
 harmless. Only masked statements are ever stored.
 
-:class:`driftd.audit.store_state.StoreAuditState` keeps it in the state store
+:class:`driftd.attribute.sources.store_state.StoreAuditState` keeps it in the state store
 (the daemon, a fleet of daemons and the CLI share it there);
 :class:`MemoryAuditState` serves one process when no store can be opened, and
 tests. :class:`JsonFileAuditState` reads the JSON file that driftd 0.1 kept
@@ -29,11 +29,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from driftd.audit.events import AuditEvent
+from driftd.attribute.sources.events import AuditEvent
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = "driftd.audit-state/1"
+STATE_FORMAT = "driftd.attribute.sources-state/1"
 MAX_EVENTS_PER_SOURCE = 20_000
 MAX_EVENT_AGE = timedelta(days=31)
 

@@ -52,11 +52,11 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from driftd.audit.base import PollResult, Source, SourceConfig
-from driftd.audit.events import AuditEvent, Parsed, parse_time, statements_of
-from driftd.audit.state import AuditState
+from driftd.attribute.sources.base import PollResult, Source, SourceConfig
+from driftd.attribute.sources.events import AuditEvent, Parsed, parse_time, statements_of
+from driftd.attribute.sources.state import AuditState
+from driftd.config.durations import Seconds
 from driftd.drift import iso
-from driftd.durations import Seconds
 from driftd.errors import DriftdError
 
 MAX_OFFSET = 10_000  # models.MaxSessionListOffset: the gateway refuses (422) larger offsets

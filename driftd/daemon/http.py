@@ -50,7 +50,7 @@ from driftd.errors import DriftdError
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from driftd.audit.state import PollOutcome, SourceHealth
+    from driftd.attribute.sources.state import PollOutcome, SourceHealth
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class Metrics:
         self._sources = wanted
 
     def audit_polled(self, health: SourceHealth, poll: PollOutcome) -> None:
-        """A :data:`driftd.audit.state.HealthListener`: one read of one source."""
+        """A :data:`driftd.attribute.sources.state.HealthListener`: one read of one source."""
         if health.name not in self._sources:
             return
         self.audit_up.labels(health.name).set(1 if health.up else 0)

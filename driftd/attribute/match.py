@@ -1,7 +1,7 @@
 """Attribute drift items to the statements, people and sessions that caused them.
 
 The stage reads the environment's audit sources (only what is new, see
-driftd.audit.state), keeps the events inside the window — from the last
+driftd.attribute.sources.state), keeps the events inside the window — from the last
 clean check (or ``attribution_lookback`` before this one) to this check,
 widened by each source's ``window_slack`` — and matches each drift item
 against the objects each statement touched:
@@ -37,14 +37,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from driftd.audit import AuditState, PollResult, source
-from driftd.audit.events import AuditEvent
-from driftd.audit.state import PollOutcome
+from driftd.attribute.sources import AuditState, PollResult, source
+from driftd.attribute.sources.events import AuditEvent
+from driftd.attribute.sources.state import PollOutcome
+from driftd.attribute.sqlrefs import RELATION_KINDS, Ref, Statement
 from driftd.config import Config
 from driftd.drift import DriftItem, iso
 from driftd.errors import first_line
 from driftd.masking import normalize
-from driftd.sqlrefs import RELATION_KINDS, Ref, Statement
 
 log = logging.getLogger(__name__)
 

@@ -28,21 +28,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from driftd import logs
 from driftd.alerts import lifecycle, outbox
 from driftd.alerts import metrics as alert_metrics
-from driftd.audit import default_state_path
-from driftd.audit.state import AuditState
-from driftd.audit.store_state import StoreAuditState, import_json_state
+from driftd.attribute.sources import default_state_path
+from driftd.attribute.sources.state import AuditState
+from driftd.attribute.sources.store_state import StoreAuditState, import_json_state
 from driftd.check import check_environment
 from driftd.config import Config, Environment, load
+from driftd.daemon import logs
+from driftd.daemon.http import Listener, Metrics
+from driftd.daemon.lease import Leases, for_store
+from driftd.daemon.schedule import Plan, Scheduler, SchedulerEvents
+from driftd.daemon.sdnotify import notify, watchdog_interval
 from driftd.drift import EnvironmentReport, Report
 from driftd.errors import ConfigError, DriftdError
-from driftd.http import Listener, Metrics
-from driftd.lease import Leases, for_store
 from driftd.rules import RuleSet
-from driftd.schedule import Plan, Scheduler, SchedulerEvents
-from driftd.sdnotify import notify, watchdog_interval
 from driftd.store import Store, first_line, open_store, repo
 
 log = logging.getLogger(__name__)

@@ -15,13 +15,13 @@ from rich.table import Table
 from rich.text import Text
 
 from driftd import canonical
-from driftd.cliutil import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
+from driftd.cli.util import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
+from driftd.diff.filters import dotted
 from driftd.drift import iso
 from driftd.errors import DriftdError
-from driftd.filters import dotted
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy: only the commands that use it load it
-    from driftd.audit.state import SourceHealth
+    from driftd.attribute.sources.state import SourceHealth
     from driftd.config import Config
     from driftd.store import Store
 
@@ -76,8 +76,9 @@ def run(state: State, once: bool, log_format: str | None) -> None:
     SIGHUP reloads the configuration, SIGTERM stops after running checks finish.
     With --once: exit 0 clean, 1 drift, 2 error, like `driftd check`.
     """
-    from driftd import daemon, logs
     from driftd.config import find_config
+    from driftd.daemon import logs
+    from driftd.daemon import service as daemon
 
     path = find_config(state.config_path)
     config = state.config
@@ -96,7 +97,7 @@ def run(state: State, once: bool, log_format: str | None) -> None:
 
 def _source_health(store: Store, config: Config) -> list[tuple[str, str, SourceHealth | None]]:
     """Each configured audit source with how its last read went (None: never read)."""
-    from driftd.audit.store_state import StoreAuditState
+    from driftd.attribute.sources.store_state import StoreAuditState
 
     known = {h.name: h for h in StoreAuditState(store).health()}
     return [(name, src.type, known.get(name)) for name, src in sorted(config.audit.items())]

@@ -15,7 +15,7 @@ not parse is returned with ``parsed=False``.
 
 from __future__ import annotations
 
-from driftd.sqlrefs.model import (
+from driftd.attribute.sqlrefs.model import (
     MAX_NESTING,
     MAX_STATEMENT_CHARS,
     MAX_STATEMENTS,
@@ -49,10 +49,10 @@ def analyze(sql: str, dialect: str = "postgres") -> tuple[list[Statement], int]:
     """
     try:
         if dialect in ("postgres", "postgresql"):
-            from driftd.sqlrefs.postgres import analyze_pg
+            from driftd.attribute.sqlrefs.postgres import analyze_pg
 
             return analyze_pg(sql)
-        from driftd.sqlrefs.glot import analyze_other
+        from driftd.attribute.sqlrefs.glot import analyze_other
 
         return analyze_other(sql, dialect)
     except RecursionError:

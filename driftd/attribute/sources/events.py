@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from driftd.sqlrefs import Statement, analyze
+from driftd.attribute.sqlrefs import Statement, analyze
 
 
 @dataclass

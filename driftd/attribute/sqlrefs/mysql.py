@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from driftd.masking import mask
-from driftd.sqlrefs.model import (
+from driftd.attribute.sqlrefs.model import (
     MAX_STATEMENT_CHARS,
     Ref,
     Statement,
@@ -14,6 +13,7 @@ from driftd.sqlrefs.model import (
     looks_like_ddl,
     unparsed,
 )
+from driftd.masking import mask
 
 # -- MySQL / MariaDB statements sqlglot leaves as a Command ---------------------------
 #
