@@ -1,3 +1,3 @@
-from driftd.cli import main
+from driftd.cli.main import main
 
 main()

@@ -341,7 +341,7 @@ def alert_config(tmp_path: Path, body: str, state_url: str = "sqlite:///state.db
     import textwrap
 
     from driftd import alerts
-    from driftd import config as cfg
+    from driftd.config import load as cfg
 
     path = tmp_path / "driftd.toml"
     text = f'[driftd]\nstate_url = "{state_url}"\n\n' + textwrap.dedent(body)

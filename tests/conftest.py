@@ -174,7 +174,7 @@ class Project:
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """Run the CLI in-process (fast); see run_subprocess for a real process."""
-        from driftd.cli import cli
+        from driftd.cli.main import cli
 
         runner = CliRunner()
         res = runner.invoke(

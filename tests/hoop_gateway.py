@@ -635,71 +635,8 @@ class Gateway:
     def list_sessions(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         """session.go ``List`` → list_options.go ``parseSessionListOptions`` →
         models/session.go ``ListSessions``."""
-        opt: dict[str, Any] = {
-            "user": "%",
-            "type": "%",
-            "connection": "%",
-            "review.status": "%",
-            "limit": 20,
-            "offset": 0,
-            "count": "capped",
-        }
-        start = end = None
         try:
-            # AvailableSessionOptions, in order; only the first value of each.
-            for key in (
-                "user",
-                "type",
-                "connection",
-                "review.status",
-                "review.approver",
-                "batch_id",
-                "correlation_id",
-                "start_date",
-                "end_date",
-                "limit",
-                "offset",
-                "jira_issue_key",
-                "count",
-            ):
-                if not query.get(key):
-                    continue
-                value = query[key][0]
-                if key in ("start_date", "end_date"):
-                    moment = parse_go_rfc3339(value)
-                    if moment is None:
-                        raise _option_error(key, "start_date or end_date in wrong format")
-                    if key == "start_date":
-                        start = moment
-                    else:
-                        end = moment
-                elif key in ("limit", "offset"):
-                    if not re.fullmatch(r"[+-]?\d+", value):
-                        raise _option_error(key, f'"{value}" is not a number')
-                    number = int(value)
-                    if key == "limit":
-                        if number < 1:
-                            raise _option_error(key, f"must be at least 1, got {number}")
-                        opt["limit"] = min(number, 100)  # models.MaxSessionListLimit, clamped
-                    else:
-                        if number < 0:
-                            raise _option_error(key, f"must not be negative, got {number}")
-                        if number > 10_000:  # models.MaxSessionListOffset, refused
-                            raise _option_error(
-                                key,
-                                f"must not be greater than 10000, got {number}; narrow the "
-                                "result set with a filter instead of paginating deeper",
-                            )
-                        opt["offset"] = number
-                elif key == "count":
-                    if value not in ("exact", "none", "capped"):
-                        raise _option_error(
-                            key,
-                            f'invalid count value "{value}", expected one of [exact none capped]',
-                        )
-                    opt["count"] = value
-                else:
-                    opt[key] = value
+            opt, start, end = _list_options(query)
         except _Invalid as exc:
             return 422, {"message": str(exc)}
         if start is not None and end is None:
@@ -838,3 +775,76 @@ def serve(gateway: Gateway | None = None) -> Iterator[Gateway]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+# list_options.go AvailableSessionOptions, in order; only the first value of each.
+_LIST_OPTIONS = (
+    "user",
+    "type",
+    "connection",
+    "review.status",
+    "review.approver",
+    "batch_id",
+    "correlation_id",
+    "start_date",
+    "end_date",
+    "limit",
+    "offset",
+    "jira_issue_key",
+    "count",
+)
+
+
+def _list_options(
+    query: dict[str, list[str]],
+) -> tuple[dict[str, Any], datetime | None, datetime | None]:
+    """list_options.go ``parseSessionListOptions``: the options, start and end dates."""
+    opt: dict[str, Any] = {
+        "user": "%",
+        "type": "%",
+        "connection": "%",
+        "review.status": "%",
+        "limit": 20,
+        "offset": 0,
+        "count": "capped",
+    }
+    dates: dict[str, datetime] = {}
+    for key in _LIST_OPTIONS:
+        if not query.get(key):
+            continue
+        value = query[key][0]
+        if key in ("start_date", "end_date"):
+            moment = parse_go_rfc3339(value)
+            if moment is None:
+                raise _option_error(key, "start_date or end_date in wrong format")
+            dates[key] = moment
+        elif key in ("limit", "offset"):
+            opt[key] = _paging_option(key, value)
+        elif key == "count":
+            if value not in ("exact", "none", "capped"):
+                raise _option_error(
+                    key, f'invalid count value "{value}", expected one of [exact none capped]'
+                )
+            opt["count"] = value
+        else:
+            opt[key] = value
+    return opt, dates.get("start_date"), dates.get("end_date")
+
+
+def _paging_option(key: str, value: str) -> int:
+    if not re.fullmatch(r"[+-]?\d+", value):
+        raise _option_error(key, f'"{value}" is not a number')
+    number = int(value)
+    if key == "limit":
+        if number < 1:
+            raise _option_error(key, f"must be at least 1, got {number}")
+        return min(number, 100)  # models.MaxSessionListLimit, clamped
+    if number < 0:
+        raise _option_error(key, f"must not be negative, got {number}")
+    if number > 10_000:  # models.MaxSessionListOffset, refused
+        raise _option_error(
+            key,
+            f"must not be greater than 10000, got {number}; narrow the "
+            "result set with a filter instead of paginating deeper",
+        )
+    return number

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from driftd.alerts import outbox
 from driftd.alerts.commands import COMMANDS
 from driftd.alerts.events import AlertEvent
-from driftd.cli import cli
+from driftd.cli.main import cli
 from driftd.store import open_store
 from tests.alert_servers import (  # noqa: F401 (fixture)
     AlertServer,
@@ -97,7 +97,7 @@ def test_alerts_test_failure(project: Path, alert_server: AlertServer) -> None:
 
 
 def test_alerts_pending_and_retry(project: Path, alert_server: AlertServer) -> None:
-    from driftd.config import load
+    from driftd.config.load import load
 
     config = load(project / "driftd.toml")
     store = open_store(config, migrate=True)

@@ -386,7 +386,7 @@ def test_no_secret_in_store_logs_or_pending_output(
     setup: Setup, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from driftd.alerts.commands import COMMANDS
-    from driftd.cli import cli
+    from driftd.cli.main import cli
 
     caplog.set_level(logging.DEBUG)
     url = setup.server.url
@@ -465,7 +465,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from driftd import alerts
 from driftd.alerts import outbox
-from driftd.config import load
+from driftd.config.load import load
 from driftd.store import open_store
 
 config = load(Path(sys.argv[1]))

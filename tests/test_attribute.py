@@ -12,7 +12,7 @@ from driftd.attribute.match import attribute, match
 from driftd.attribute.sources.events import AuditEvent, statements_of
 from driftd.attribute.sources.state import MemoryAuditState
 from driftd.attribute.sqlrefs import Ref, analyze
-from driftd.config import parse
+from driftd.config.load import parse
 from driftd.drift import DriftItem
 from tests.conftest import PgDatabase, Project
 

@@ -184,7 +184,7 @@ def test_record_after_the_late_window_leaves_the_item_without_author(
     project: Project, pgdb: PgDatabase
 ) -> None:
     """`late_attribution` bounds the search: a record arriving after it changes nothing."""
-    from driftd.config import load
+    from driftd.config.load import load
     from driftd.daemon.service import run_once
 
     pgdb.execute("CREATE TABLE public.orders (id bigint PRIMARY KEY)")

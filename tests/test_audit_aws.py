@@ -20,7 +20,8 @@ from moto import mock_aws
 from driftd.attribute.match import attribute
 from driftd.attribute.sources import cloudtrail
 from driftd.attribute.sources.state import MemoryAuditState
-from driftd.config import Config, parse
+from driftd.config import Config
+from driftd.config.load import parse
 from driftd.drift import DriftItem
 from tests import doc_examples
 

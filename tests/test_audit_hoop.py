@@ -24,7 +24,8 @@ from driftd.attribute.sources import source
 from driftd.attribute.sources.hoop import HoopSource, wire_sql
 from driftd.attribute.sources.state import MemoryAuditState
 from driftd.check import check_environment
-from driftd.config import Config, Rules, load, parse
+from driftd.config import Config, Rules
+from driftd.config.load import load, parse
 from driftd.drift import DriftItem
 from driftd.report import attribution_lines, review_text
 from driftd.rules import RuleSet

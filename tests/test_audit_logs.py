@@ -45,7 +45,8 @@ from driftd.attribute.sources.pglog import (
 from driftd.attribute.sources.state import JsonFileAuditState, MemoryAuditState
 from driftd.attribute.sources.tail import csv_splitter
 from driftd.attribute.sqlrefs import Ref
-from driftd.config import Config, parse
+from driftd.config import Config
+from driftd.config.load import parse
 
 T0 = datetime(2026, 12, 5, 11, 45, 2, 567000, tzinfo=UTC)  # alice's ALTER TABLE
 SINCE, UNTIL = T0 - timedelta(hours=1), T0 + timedelta(hours=1)

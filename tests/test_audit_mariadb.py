@@ -28,7 +28,8 @@ from click.testing import CliRunner
 from driftd.attribute.sources import MemoryAuditState, source
 from driftd.attribute.sources.mariadb_audit import BadLine, parse_line, unescape, unhide_passwords
 from driftd.attribute.sqlrefs import RELATION_KINDS, Ref, analyze
-from driftd.config import Config, parse
+from driftd.config import Config
+from driftd.config.load import parse
 from driftd.errors import ConfigError
 from tests import doc_examples
 
@@ -446,7 +447,7 @@ def test_changes_through_a_real_server_are_attributed(mariadb: Server, tmp_path:
             """
         )
     )
-    from driftd.cli import cli
+    from driftd.cli.main import cli
 
     res = CliRunner().invoke(
         cli, ["--config", str(tmp_path / "driftd.toml"), "baseline", "accept", "app"]

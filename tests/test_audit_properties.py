@@ -34,7 +34,8 @@ from driftd.attribute.sources.pglog import (
 from driftd.attribute.sources.state import MemoryAuditState
 from driftd.attribute.sources.tail import csv_splitter, lines_splitter
 from driftd.attribute.sqlrefs import analyze
-from driftd.config import Config, parse
+from driftd.config import Config
+from driftd.config.load import parse
 from driftd.masking import mask
 
 FAST = settings(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from driftd.config import find_config, load, parse
+from driftd.config import find_config
+from driftd.config.load import load, parse
 from driftd.errors import ConfigError
 
 GOOD = """

@@ -89,7 +89,7 @@ def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.
 
 
 def test_every_command_and_option_is_documented() -> None:
-    from driftd.cli import cli
+    from driftd.cli.main import cli
 
     text = page("cli.md")
     missing = []

@@ -303,7 +303,7 @@ def test_outbox_gauges_depth_oldest_and_failed(tmp_path: Path) -> None:
 
     from driftd.alerts import metrics as alert_metrics
     from driftd.alerts.model import Delivery
-    from driftd.config import parse
+    from driftd.config.load import parse
     from driftd.store import open_store
 
     config = parse(

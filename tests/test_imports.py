@@ -2,7 +2,8 @@
 
 Every import counts, also those inside functions (a lazy import still ties two
 modules together); only ``if TYPE_CHECKING:`` blocks are left out, since they
-never run. A package's ``__init__`` counts as the module ``driftd.pkg``.
+never run. A package's ``__init__`` counts as the module ``driftd.pkg``, and
+importing ``driftd.pkg.mod`` imports ``driftd.pkg`` first.
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ def graph() -> dict[str, set[str]]:
             # ``from driftd.pkg import thing``: the module ``thing`` if there is one, else pkg.
             while target and target not in modules:
                 target = target.rpartition(".")[0]
-            if target and target != name and not name.startswith(target + "."):
-                edges[name].add(target)
+            # Importing a.b.c runs a/__init__ and a/b/__init__ first: those count too.
+            parts = target.split(".")
+            for i in range(2, len(parts) + 1):
+                step = ".".join(parts[:i])
+                if step in modules and step != name and not name.startswith(step + "."):
+                    edges[name].add(step)
     return edges
 
 

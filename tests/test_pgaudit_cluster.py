@@ -40,7 +40,7 @@ from click.testing import CliRunner
 
 from driftd.attribute.sources import source
 from driftd.attribute.sources.state import MemoryAuditState
-from driftd.config import load
+from driftd.config.load import load
 from tests import doc_examples
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -128,7 +128,7 @@ def _as_postgres(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _run(config: Path, *args: str) -> tuple[int, str, str]:
-    from driftd.cli import cli
+    from driftd.cli.main import cli
 
     res = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
     return res.exit_code, res.stdout, res.stderr

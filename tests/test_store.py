@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from driftd import config as cfg
+from driftd.config import load as cfg
 from driftd.drift import DriftItem, EnvironmentReport, drift_id
 from driftd.store import Store, StoreError, display, migrate, open_store, repo, store_url
 from driftd.store.models import full_metadata

@@ -19,7 +19,8 @@ from typing import Any
 from driftd import alerts
 from driftd.alerts.base import HttpRequest, Sink
 from driftd.alerts.events import AlertEvent
-from driftd.config import Config, parse
+from driftd.config import Config
+from driftd.config.load import parse
 from driftd.drift import iso
 
 AT = datetime(2026, 11, 22, 10, 0, 3, tzinfo=UTC)

@@ -10,7 +10,8 @@ from typing import NoReturn
 
 import click
 
-from driftd.config import Config, find_config, load
+from driftd.config import Config, find_config
+from driftd.config.load import load
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 

@@ -34,7 +34,8 @@ from driftd.attribute.sources import default_state_path
 from driftd.attribute.sources.state import AuditState
 from driftd.attribute.sources.store_state import StoreAuditState, import_json_state
 from driftd.check import check_environment
-from driftd.config import Config, Environment, load
+from driftd.config import Config, Environment
+from driftd.config.load import load
 from driftd.daemon import logs
 from driftd.daemon.http import Listener, Metrics
 from driftd.daemon.lease import Leases, for_store
