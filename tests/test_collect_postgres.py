@@ -645,39 +645,6 @@ def test_roles_filter(env: Env) -> None:
     assert not any(k.startswith("role:pg_") for k in everything)  # exclude_roles default
 
 
-def test_setting(env: Env) -> None:
-    """A server parameter set on purpose (ALTER SYSTEM) is a ``setting:`` object."""
-    name = "cursor_tuple_fraction"
-    key = "setting:" + name
-
-    def source() -> str:
-        with env.pgdb.connect() as conn:
-            row = conn.execute("SELECT source FROM pg_settings WHERE name = %s", (name,))
-            return str(row.fetchone()[0])  # type: ignore[index]
-
-    def alter(value: str | None) -> None:
-        sql = f"ALTER SYSTEM SET {name} = {value}" if value else f"ALTER SYSTEM RESET {name}"
-        env.pgdb.execute(sql)
-        env.pgdb.execute("SELECT pg_reload_conf()")
-        wanted = "configuration file" if value else "default"
-        deadline = time.monotonic() + 10
-        while source() != wanted and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    assert source() == "default", "someone else changed cursor_tuple_fraction on this server"
-    before = env.collect(settings=True)
-    assert key not in before
-    try:
-        alter("0.25")
-        after = env.collect(settings=True)
-    finally:
-        alter(None)
-    assert after[key] == {"value": "0.25", "source": "configuration file"}
-    assert {p[0] for p in changed_paths(before, after)} == {key}
-    assert before["setting:port"] == {"value": "5432", "source": "configuration file"}
-    assert all(v["source"] != "default" for k, v in after.items() if k.startswith("setting:"))
-
-
 def test_engine_and_determinism(env: Env) -> None:
     first = pg.collect(env.target)
     second = pg.collect(env.target)

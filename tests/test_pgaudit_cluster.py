@@ -475,3 +475,47 @@ def test_pglog_reads_log_statement_ddl_from_a_real_server(
     assert "hunter2" not in outcome.raw["json"]  # ... never past driftd's parser
     grant = outcome.drift["stderr"][("table:shop.customers", ("grants", "PUBLIC"))]
     doc_examples.check("pglog", grant["attribution"][0], "grant to PUBLIC (log_statement)")
+
+
+def test_settings_set_on_purpose_are_setting_objects(
+    start_cluster: Callable[[dict[str, str]], Cluster], tmp_path: Path
+) -> None:
+    """``setting:`` objects: server parameters set in postgresql.conf or by ALTER SYSTEM,
+    on a private server (never the shared one, whose settings belong to everyone)."""
+    cluster = start_cluster({"pgaudit.log": "'none'", "cursor_tuple_fraction": "0.25"})
+    config = tmp_path / "driftd.toml"
+    url = cluster.url("postgres")
+    config.write_text(f'[driftd]\nbaselines_dir = "baselines"\n\n[environments.s]\nurl = "{url}"\n')
+
+    def settings() -> dict[str, Any]:
+        code, out, err = _run(config, "snapshot", "s")
+        assert code == 0, err
+        objects = json.loads(out)["objects"]
+        return {k: v for k, v in objects.items() if k.startswith("setting:")}
+
+    def source(name: str) -> str:
+        with cluster.connect("postgres") as conn:
+            row = conn.execute("SELECT source FROM pg_settings WHERE name = %s", (name,))
+            return str(row.fetchone()[0])  # type: ignore[index]
+
+    def alter(sql: str, name: str, wanted: str) -> None:
+        with cluster.connect("postgres") as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 30
+        while source(name) != wanted:
+            assert time.monotonic() < deadline, f"{name} never became {wanted}"
+            time.sleep(0.05)  # polling interval of the deadline loop
+
+    before = settings()
+    assert before["setting:cursor_tuple_fraction"] == {
+        "value": "0.25",
+        "source": "configuration file",
+    }
+    assert before["setting:port"] == {"value": str(cluster.port), "source": "configuration file"}
+    assert all(v["source"] != "default" for v in before.values())
+    assert "setting:work_mem" not in before
+    alter("ALTER SYSTEM SET work_mem = '64MB'", "work_mem", "configuration file")
+    assert settings()["setting:work_mem"] == {"value": "64MB", "source": "configuration file"}
+    alter("ALTER SYSTEM RESET work_mem", "work_mem", "default")
+    assert settings() == before

@@ -43,14 +43,13 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import Literal
-from zoneinfo import ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from driftd.attribute.sources import tail
 from driftd.attribute.sources.base import PollResult, Source, SourceConfig
 from driftd.attribute.sources.events import AuditEvent, statements_of
-from driftd.attribute.sources.pglog import zone
+from driftd.attribute.sources.pglog import ZoneName, zone
 from driftd.attribute.sources.state import AuditState
 from driftd.attribute.sqlrefs import RELATION_KINDS, Statement
 
@@ -78,20 +77,9 @@ MAX_LINE_CHARS = 1_000_000
 class MariadbAuditConfig(SourceConfig):
     type: Literal["mariadb_audit"]
     path: str  # server_audit_file_path (rotated server_audit.log.1 ... are followed)
-    timezone: str = "UTC"  # the server's local time zone: the log has no zone
+    timezone: ZoneName = "UTC"  # the server's local time zone: the log has no zone
     query_log_limit: int = Field(default=1024, ge=0)  # server_audit_query_log_limit
     max_read_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            zone(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris' or 'UTC'"
-            ) from None
-        return value
 
 
 def unescape(text: str) -> str:

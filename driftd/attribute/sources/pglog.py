@@ -27,10 +27,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from driftd.attribute.sources import tail
 from driftd.attribute.sources.base import PollResult, Source, SourceConfig
@@ -146,6 +146,20 @@ _LOG_TIME = re.compile(
     r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?)\s*"
     r"([A-Za-z][\w/+\-]*|[+-]\d\d(?::?\d\d)?)?$"
 )
+
+
+def check_zone(value: str) -> str:
+    """A ``timezone`` setting: an IANA zone name (or UTC), checked at config load."""
+    try:
+        zone(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris' or 'UTC'"
+        ) from None
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(check_zone)]
 
 
 def parse_log_time(text: str, default_tz: tzinfo) -> datetime | None:
@@ -526,19 +540,8 @@ class LogFileConfig(SourceConfig):
     path: str
     format: LogFormat = "auto"
     log_line_prefix: str = DEBIAN_PREFIX
-    timezone: str = "UTC"  # for timestamps whose zone abbreviation is not UTC or numeric
+    timezone: ZoneName = "UTC"  # for timestamps whose zone abbreviation is not UTC or numeric
     max_read_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            zone(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'UTC'"
-            ) from None
-        return value
 
     def log_format(self) -> LogFormat:
         if self.format != "auto":
