@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from driftd import snapshot
 from driftd.config import Config
 from driftd.diff import diff_objects
-from driftd.diff.filters import IgnoreRule, ignored
+from driftd.diff.filters import IgnoreRule
 from driftd.drift import DriftItem, EnvironmentReport, Report, drift_id, sort_items
 from driftd.errors import DriftdError
 from driftd.rules import RuleSet
@@ -35,11 +35,8 @@ def evaluate(
     ignore: list[IgnoreRule],
 ) -> list[DriftItem]:
     """Drift items of ``live`` against ``baseline``, with ids, severity and rules."""
-    items = [
-        item
-        for item in diff_objects(baseline["objects"], live["objects"])
-        if not ignored(ignore, item.object, item.path)
-    ]
+    # The ignore rules reach the diff itself (ignored subtrees are never walked).
+    items = diff_objects(baseline["objects"], live["objects"], ignore)
     for item in items:
         item.id = drift_id(label, item.object, item.path, item.after)
         rules.apply(item)

@@ -22,6 +22,7 @@ This module imports nothing but the standard library: anything may use it.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -342,8 +343,16 @@ KINDS: dict[str, Kind] = _kinds(
             "options",
             "foreign_server",
             "foreign_options",
+            "replica_identity",
+            "rules",
         ),
         RELATIONAL,
+        # Planner and storage details: they change no data and no access.
+        severity={
+            "modified:columns.*.statistics": "low",
+            "modified:columns.*.storage": "low",
+            "modified:columns.*.compression": "low",
+        },
         pg_query="table",
         pg_builtin=True,
     ),
@@ -360,6 +369,7 @@ KINDS: dict[str, Kind] = _kinds(
             "column_comments",
             "column_grants",
             "triggers",
+            "rules",
         ),
         RELATIONAL,
         pg_query="view",
@@ -400,14 +410,15 @@ KINDS: dict[str, Kind] = _kinds(
             "grants",
             "comment",
         ),
-        PG,
+        frozenset({"postgresql", "mysql"}),
         pg_query="sequence",
         pg_transforms={"grants": "grants"},
     ),
     Kind(
         "function",
         ("schema", "name"),
-        "Functions, procedures, aggregates and window functions; overloads are separate.",
+        "Functions, procedures, aggregates and window functions; overloads are separate "
+        "(MySQL/MariaDB: stored procedures and functions, keyed by their parameters).",
         (
             "kind",
             "returns",
@@ -422,10 +433,13 @@ KINDS: dict[str, Kind] = _kinds(
             "owner",
             "grants",
             "comment",
+            "deterministic",
+            "data_access",
+            "definer",
         ),
-        PG,
+        frozenset({"postgresql", "mysql"}),
         args=True,
-        severity={"added:security_definer": "high", "modified:security_definer": "high"},
+        # SECURITY DEFINER is rated by the built-in security-definer rule.
         pg_query="function",
         pg_builtin=True,
     ),
@@ -452,12 +466,48 @@ KINDS: dict[str, Kind] = _kinds(
         pg_builtin=True,
     ),
     Kind(
+        "collation",
+        ("schema", "name"),
+        "A collation created in the database (`CREATE COLLATION`).",
+        ("provider", "locale", "ctype", "icu_rules", "deterministic", "owner", "comment"),
+        PG,
+        pg_query="collation",
+    ),
+    Kind(
+        "statistics",
+        ("schema", "name"),
+        "An extended statistics object (`CREATE STATISTICS`): its definition, not its data.",
+        ("definition", "target", "owner", "comment"),
+        PG,
+        # Only the planner reads them, as it reads an index (index-added is low too).
+        severity={"added": "low", "modified": "low"},
+        pg_query="statistics",
+    ),
+    Kind(
+        "event_trigger",
+        ("name",),
+        "An event trigger: a function run on DDL (`ddl_command_start`, `sql_drop`, ...).",
+        ("event", "function", "tags", "enabled", "owner", "comment"),
+        PG,
+        # It runs (usually as a superuser's function) on every matching DDL of every role.
+        severity={"added": "high", "modified:function": "high", "modified:enabled": "high"},
+        pg_query="event_trigger",
+        pg_transforms={"tags": "sorted"},
+    ),
+    Kind(
         "extension",
         ("name",),
         "An installed extension (its own objects are left out).",
         ("version", "schema"),
         PG,
         pg_query="extension",
+    ),
+    Kind(
+        "event",
+        ("schema", "name"),
+        "A MySQL/MariaDB scheduled event: its schedule, status, body and definer.",
+        ("definition", "schedule", "ends", "status", "on_completion", "definer", "comment"),
+        frozenset({"mysql"}),
     ),
     Kind(
         "role",
@@ -564,20 +614,25 @@ KINDS: dict[str, Kind] = _kinds(
 def default_severity(kind: str, change: str, path: Iterable[str]) -> str | None:
     """The severity a kind's declaration suggests for a drift item, or None.
 
-    The most specific hint wins: ``<change>:<path>`` (path joined with ``.``,
-    matched against the first path elements), then ``<change>``, then ``*``.
+    The most specific hint wins: ``<change>:<path>`` (path written with ``.``
+    between its elements, each element a glob: ``columns.*.storage``; matched
+    against the first path elements), then ``<change>``, then ``*``.
     """
     declared = KINDS.get(kind)
     if declared is None or not declared.severity:
         return None
     hints = declared.severity
-    dotted = ".".join(str(p) for p in path)
+    elements = [str(p) for p in path]
     for hint, severity in hints.items():
         want_change, sep, want_path = hint.partition(":")
-        if (
-            sep
-            and want_change in (change, "*")
-            and (dotted == want_path or dotted.startswith(want_path + "."))
-        ):
+        if sep and want_change in (change, "*") and _path_matches(elements, want_path):
             return severity
     return hints.get(change) or hints.get("*")
+
+
+def _path_matches(elements: list[str], want: str) -> bool:
+    """Whether the path starts with the elements of ``want`` (``.``-separated globs)."""
+    globs = want.split(".")
+    return len(elements) >= len(globs) and all(
+        fnmatch.fnmatchcase(e, g) for e, g in zip(elements, globs, strict=False)
+    )

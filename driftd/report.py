@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from typing import Any
@@ -23,6 +24,37 @@ SEVERITY_STYLE = {
     "info": "dim",
 }
 MAX_VALUE = 60
+
+# Characters a terminal, chat client or mail reader acts on instead of showing:
+# C0 and C1 controls (ESC starts colour, screen-clearing and OSC 8 hyperlink
+# sequences; a newline breaks a table row), DEL, the line/paragraph separators,
+# and the bidirectional overrides and isolates that reorder what is shown
+# (U+202E makes ``gnp.exe`` out of ``exe.png``), plus invisible marks.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(value: Any) -> str:
+    """``value`` as text that shows what it holds and does nothing else: every control
+    character and bidi override becomes a visible escape (``\\x1b``, ``\\n``,
+    ``\\u202e``). For names and values that came from a database or an audit log, on
+    their way to a terminal, Slack or email; JSON output keeps the exact text."""
+    text = value if isinstance(value, str) else str(value)
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def safe(value: Any) -> str:
+    """:func:`visible`, with rich markup escaped: for strings printed by rich."""
+    return escape(visible(value))
 
 
 def to_json(report: Report) -> str:
@@ -139,7 +171,12 @@ def describe(item: DriftItem) -> str:
 def render_text(report: Report, con: Console) -> None:
     for env in report.environments:
         if env.status == "error":
-            con.print(Text(f"{env.name}: error", style="bold red"), Text(f"  {env.error}"))
+            # The message and its hint on lines of their own; each line made safe
+            # (a driver's error may quote names from the database).
+            first, *rest = (env.error or "").splitlines() or [""]
+            con.print(Text(f"{visible(env.name)}: error", style="bold red"), Text(visible(first)))
+            for line in rest:
+                con.print(Text(visible(line)))
             continue
         if env.status == "clean":
             con.print(Text(f"{env.name}: clean", style="bold green"), "(no drift from baseline)")
@@ -166,13 +203,13 @@ def render_text(report: Report, con: Console) -> None:
         for item in env.drift:
             row: list[Text | str] = [
                 Text(item.severity, style=SEVERITY_STYLE.get(item.severity, "")),
-                escape(item.object),
-                escape(dotted(item.path) if item.path else f"({item.change})"),
-                escape(short(item.before)),
-                escape(short(item.after)),
+                safe(item.object),
+                safe(dotted(item.path) if item.path else f"({item.change})"),
+                safe(short(item.before)),
+                safe(short(item.after)),
             ]
             if attributed:
-                row.append(escape(who(item)))
+                row.append(safe(who(item)))
             table.add_row(*row, item.id)
         con.print(table)
         _print_attribution(env.drift, con)
@@ -191,9 +228,9 @@ def _print_attribution(items: list[DriftItem], con: Console) -> None:
         return
     con.print("who changed it (best match; all candidates: driftd explain ID):")
     for item in attributed:
-        con.print(f"  {item.id} {escape(describe(item))}", soft_wrap=True)
+        con.print(f"  {item.id} {safe(describe(item))}", soft_wrap=True)
         for line in attribution_lines(item.attribution[0]):
-            con.print(f"    {escape(line)}", soft_wrap=True)
+            con.print(f"    {safe(line)}", soft_wrap=True)
         more = len(item.attribution) - 1
         if more:
             con.print(f"    (+{more} other candidate{'s' if more > 1 else ''})")

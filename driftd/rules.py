@@ -150,7 +150,8 @@ def _membership_changed(item: DriftItem) -> bool:
 
 
 def _role_changed(item: DriftItem) -> bool:
-    return item.kind == "role"
+    # A role's comment is documentation, rated like any other comment.
+    return item.kind == "role" and item.path != ["comment"]
 
 
 def _index_added(item: DriftItem) -> bool:

@@ -8,9 +8,12 @@ change is a few lines of ``git diff``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,20 +66,78 @@ def to_bytes(snapshot: Snapshot) -> bytes:
     return canonical.dumps_pretty(snapshot)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file and rename: a crash never leaves half a baseline."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+TEMP_SUFFIX = ".tmp"
+STALE_TEMP_SECONDS = 60.0
+GITIGNORE = (
+    f"# driftd: temp files of a baseline being written (never commit them)\n/.*{TEMP_SUFFIX}\n"
+)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write via a temp file and rename: a crash never leaves half a file.
+
+    The file gets ``mode`` whatever the umask: 0600 for what is private (snapshots
+    of a live database); baselines are reviewed and committed, and get 0644. A
+    missing directory is created 0700 (0755 for a public file). The temp file is
+    ``.NAME.XXXXXXXX.tmp``: hidden, ignored by git (see :data:`GITIGNORE`), and
+    removed by the next write when a crash left it behind.
+    """
+    if not path.parent.is_dir():
+        os.makedirs(path.parent, mode=0o755 if mode & 0o044 else 0o700, exist_ok=True)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _temp_pattern(path: Path) -> re.Pattern[str]:
+    # mkstemp's 8 random characters; ``.tmp`` since issue 17, none before.
+    return re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}(?:{re.escape(TEMP_SUFFIX)})?")
+
+
+def remove_stale_temps(path: Path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Remove the temp files a killed write of ``path`` left behind (only driftd's own
+    pattern, only older than ``older_than`` seconds: a write in progress keeps its
+    file). Never raises: a read-only directory just keeps them."""
+    pattern = _temp_pattern(path)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime > older_than:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def write_baseline(config: Config, environment: str, data: bytes) -> Path:
+    """Write the baseline of ``environment`` (0644: it is committed), after giving the
+    baselines directory a ``.gitignore`` for temp files if it has none."""
+    path = config.baseline_path(environment)
+    if not path.parent.is_dir():
+        os.makedirs(path.parent, mode=0o755, exist_ok=True)
+    ignore = path.parent / ".gitignore"
+    if path.parent == config.baselines_dir and not ignore.exists():
+        with contextlib.suppress(OSError):  # a nicety: the baseline itself matters
+            write_atomic(ignore, GITIGNORE.encode(), mode=0o644)
+    write_atomic(path, data, mode=0o644)
+    return path
 
 
 def read(path: Path, what: str = "snapshot") -> Snapshot:
@@ -133,6 +194,7 @@ def load_baseline(config: Config, environment: str) -> Snapshot:
 
 def _baseline_path(config: Config, environment: str) -> Path:
     path = config.baseline_path(environment)
+    remove_stale_temps(path)  # left by a `baseline accept` that was killed
     if not path.exists():
         raise BaselineError(
             f"no baseline for {environment} ({path} does not exist)",

@@ -794,3 +794,29 @@ def test_collected_is_plain_json(sqlite_db: Path, shop: MyDatabase) -> None:
     for got in (collect(sqlite_target(sqlite_db)), collect(shop.target())):
         assert isinstance(got, Collected)
         assert canonical.loads(canonical.dumps(got.objects)) == got.objects
+
+
+def test_mysql_routines_events_sequences_least_privilege(mydb: MyDatabase) -> None:
+    """SELECT on the database and on mysql.* (the documented grant) shows routines,
+    events (information_schema.EVENTS would hide them) and sequences."""
+    mydb.execute(
+        "CREATE TABLE orders (id INT PRIMARY KEY, qty INT)",
+        "CREATE SEQUENCE invoice_no START WITH 100 INCREMENT BY 5",
+        "CREATE FUNCTION twice(a INT) RETURNS INT DETERMINISTIC SQL SECURITY INVOKER RETURN a * 2",
+        "CREATE EVENT purge_all ON SCHEDULE EVERY 2 HOUR DISABLE DO DELETE FROM orders",
+        "CREATE USER '{p}ro'@'%' IDENTIFIED BY 'Ro-Pass-1234'",
+        "GRANT SELECT ON `{db}`.* TO '{p}ro'@'%'",
+        "GRANT SELECT ON mysql.* TO '{p}ro'@'%'",
+    )
+    url = mydb.url(username=f"{mydb.prefix}ro", password="Ro-Pass-1234")
+    roles = (f"{mydb.prefix}*",)
+    objects = collect(Target(environment="test", url=url, roles=roles)).objects
+    db = mydb.name
+    seq = objects[f"sequence:{db}.invoice_no"]
+    assert (seq["start"], seq["increment"], seq["cycle"]) == (100, 5, False)
+    fn = objects[f"function:{db}.twice(a int(11))"]
+    assert fn["kind"] == "function" and fn["returns"] == "int(11)"
+    assert fn["security_definer"] is False and fn["definition"] == "RETURN a * 2"
+    event = objects[f"event:{db}.purge_all"]
+    assert event["schedule"] == "EVERY 2 HOUR" and event["status"] == "DISABLED"
+    assert event["definition"] == "DELETE FROM orders"

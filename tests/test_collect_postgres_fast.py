@@ -213,7 +213,7 @@ def test_reader_errors_are_raised_as_they_were(
     real = queries.sql
 
     def broken(name: str) -> str:
-        return "SELECT 1/0" if name == "column" else real(name)
+        return "SELECT 1/0" if name == "policy" else real(name)
 
     monkeypatch.setattr(queries, "sql", broken)
     with pytest.raises(pg.CollectError, match="division by zero"):

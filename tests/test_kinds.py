@@ -50,6 +50,11 @@ def test_severity_hints() -> None:
     assert default_severity("publication", "modified", ["tables"]) == "high"
     assert default_severity("user_mapping", "modified", ["options", "user"]) == "high"
     assert default_severity("table", "added", []) is None
+    # Path hints are globs, element by element (a column name may hold a dot).
+    assert default_severity("table", "modified", ["columns", "a.b", "storage"]) == "low"
+    assert default_severity("table", "modified", ["columns", "a", "type"]) is None
+    assert default_severity("event_trigger", "added", []) == "high"
+    assert default_severity("statistics", "added", []) == "low"
 
 
 @pytest.mark.parametrize(

@@ -155,7 +155,7 @@ def html_body(event: AlertEvent) -> str:
     ]
     if event.kind == "environment_error":
         parts.append(f"<p>The last {e(str(event.consecutive_errors))} checks failed:</p>")
-        parts.append(f"<pre>{e(event.error or '')}</pre>")
+        parts.append(f"<pre>{e(text.error_text(event.error))}</pre>")
     elif event.kind == "environment_recovered":
         parts.append("<p>The last check read the environment again.</p>")
     elif event.kind == "test":

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -122,20 +122,12 @@ def after_run(
         queued += enqueue(session, config, event, now=at)
     # Late audit records named the author of drift alerted without one: the
     # sinks update that alert (one ``updated`` event), they never open another.
-    late = [i for i in changes.attributed if i not in new_ids]
-    if late:
-        rows = session.scalars(select(Drift).where(Drift.id.in_(late)))
-        event = AlertEvent.for_drift(
-            "updated",
-            env,
-            [item_of(r) for r in rows],
-            at=at,
-            run_id=changes.run_id,
-            still_open=still_open,
-        )
-        queued += enqueue(session, config, event, now=at)
-    for kind in ("resolved", "accepted"):
-        ids: list[str] = getattr(changes, kind)
+    stored: list[tuple[Literal["updated", "resolved", "accepted"], list[str]]] = [
+        ("updated", [i for i in changes.attributed if i not in new_ids]),
+        ("resolved", changes.resolved),
+        ("accepted", changes.accepted),
+    ]
+    for kind, ids in stored:
         if not ids:
             continue
         rows = session.scalars(select(Drift).where(Drift.id.in_(ids)))

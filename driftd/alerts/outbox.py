@@ -34,15 +34,17 @@ Failures are retried with exponential backoff and full jitter (honouring
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
+import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from driftd import alerts
@@ -51,11 +53,21 @@ from driftd.alerts.base import Outcome, Sink, SinkSettings
 from driftd.alerts.events import AlertEvent
 from driftd.alerts.model import DELIVERED, FAILED, PENDING, Delivery
 from driftd.config import Config
+from driftd.store import upsert_insert
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SETTINGS = SinkSettings(type="?")
 BATCH = 200  # rows per dispatch pass: the next pass goes on
+
+# SQLite claims record their owner in ``last_error`` while the send is in flight:
+# ``sending: claimed by HOST:PID:TOKEN``. A claim whose process is gone (killed, or
+# an earlier process of this daemon under the same pid) is freed at the next pass,
+# so a restart sends at once instead of waiting out the lease.
+CLAIM_PREFIX = "sending: claimed by "
+OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+# Set while the daemon stops: a pass sends no further row (what is left stays queued).
+STOPPING = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,7 @@ def enqueue(
     """
     names = list(sinks) if sinks is not None else sinks_of(config, event.environment)
     created = now or datetime.now(UTC)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    dialect = session.get_bind().dialect.name
     added: list[Queued] = []
     for name in dict.fromkeys(names):
         try:
@@ -139,7 +151,7 @@ def enqueue(
                 "created_at": created,
             }
             stmt = (
-                insert(Delivery)
+                upsert_insert(dialect, Delivery)
                 .values(**values)
                 .on_conflict_do_nothing(index_elements=["sink", "idempotency_key"])
                 .returning(Delivery.id)
@@ -326,20 +338,73 @@ class _Pass:
                     Delivery.state == PENDING,
                     Delivery.next_attempt_at == row.next_attempt_at,
                 )
-                .values(next_attempt_at=now + self.lease(row.sink))
+                .values(
+                    next_attempt_at=now + self.lease(row.sink),
+                    last_error=CLAIM_PREFIX + OWNER,
+                )
                 .execution_options(synchronize_session=False)
             )
             claimed = getattr(result, "rowcount", 0)
             s.expunge(row)
         if not claimed:  # another dispatcher got there first
             return True
+        previous_error = row.last_error
         outcome = self.attempt(row, now)
         with Session(engine, expire_on_commit=False) as s, s.begin():
             fresh = s.get(Delivery, row.id)
             if fresh is None or fresh.state != PENDING:
                 return True
+            fresh.last_error = previous_error
             self.record(fresh, outcome, self.now())
         return True
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the process that made a claim may still be sending it."""
+    if owner == OWNER:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine's process: its lease decides
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # an earlier process with our pid (a container's pid 1): gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, not ours to signal
+    return True
+
+
+def reclaim_dead(engine: Engine, now: datetime | None = None) -> int:
+    """Free SQLite claims whose process is gone: due now, same row and id."""
+    at = now or datetime.now(UTC)
+    freed = 0
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        rows = s.scalars(
+            select(Delivery).where(
+                Delivery.state == PENDING,
+                Delivery.next_attempt_at > at,
+                Delivery.last_error.startswith(CLAIM_PREFIX, autoescape=True),
+            )
+        ).all()
+        for row in rows:
+            owner = (row.last_error or "").removeprefix(CLAIM_PREFIX)
+            if _owner_alive(owner):
+                continue
+            row.next_attempt_at = at
+            row.last_error = f"interrupted: the process sending it ({owner}) stopped"
+            freed += 1
+            log.info(
+                "alerts.%s: delivery %d was claimed by a process that is gone; sending it now",
+                row.sink,
+                row.id,
+                extra={"sink": row.sink, "delivery": row.id},
+            )
+    return freed
 
 
 def dispatch_due(
@@ -357,10 +422,16 @@ def dispatch_due(
     rest of the pass.
     """
     run = _Pass(config, now, rng)
-    step = run.one_locked if engine.dialect.name == "postgresql" else run.one_leased
+    sqlite = engine.dialect.name != "postgresql"
+    step = run.one_leased if sqlite else run.one_locked
+    if sqlite:
+        try:
+            reclaim_dead(engine, now)
+        except Exception as exc:  # the lease still frees them in the end
+            log.warning("alerts: could not free dead claims: %s", exc)
     try:
         for _ in range(limit):
-            if not step(engine):
+            if STOPPING.is_set() or not step(engine):
                 break
     finally:
         run.close()

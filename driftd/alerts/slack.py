@@ -123,11 +123,12 @@ def message(event: AlertEvent) -> dict[str, Any]:
         }
     ]
     if event.kind == "environment_error":
+        error = text.error_text(event.error)
         blocks.append(
             section(
                 f"*{escape(event.environment)}* could not be read by "
                 f"{text.plural(event.consecutive_errors or 1, 'check')} in a row:\n"
-                f"```{fit(event.error or '', MAX_SECTION - 200).replace('```', 'ˋˋˋ')}```"
+                f"```{fit(error, MAX_SECTION - 200).replace('```', 'ˋˋˋ')}```"
             )
         )
     elif event.kind == "environment_recovered":

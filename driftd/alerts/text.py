@@ -1,4 +1,10 @@
-"""Words for alerts, shared by every sink: titles, one-line items, who did it."""
+"""Words for alerts, shared by every sink: titles, one-line items, who did it.
+
+Names, values and statements come from databases and audit logs: every helper
+here returns them through :func:`driftd.report.visible`, so a control character
+or bidi override in a table name reaches no terminal, chat client or mail
+reader as anything but a visible escape.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import Any
 from driftd.alerts.events import AlertEvent
 from driftd.diff.filters import dotted
 from driftd.drift import SEVERITY_ORDER
-from driftd.report import review_text, short
+from driftd.report import review_text, short, visible
 
 EMOJI = {
     "critical": ":red_circle:",
@@ -58,15 +64,15 @@ def what(item: dict[str, Any]) -> str:
     """``table:public.orders columns.note added``: object, where in it, what happened."""
     path = item.get("path") or []
     if not path:
-        return f"{item['object']} {item['change']}"
+        return visible(f"{item['object']} {item['change']}")
     before, after = item.get("before"), item.get("after")
     verb = "added" if before is None else "removed" if after is None else "changed"
-    return f"{item['object']} {dotted(path)} {verb}"
+    return visible(f"{item['object']} {dotted(path)} {verb}")
 
 
 def values(item: dict[str, Any]) -> str:
     """``before → after`` in a reader's terms (``—`` for nothing)."""
-    return f"{short(item.get('before'))} → {short(item.get('after'))}"
+    return visible(f"{short(item.get('before'))} → {short(item.get('after'))}")
 
 
 def best(item: dict[str, Any]) -> dict[str, Any] | None:
@@ -89,7 +95,7 @@ def who(entry: dict[str, Any]) -> str:
     review = review_text(entry.get("review"))
     if review:
         text += f", {review}"
-    return text
+    return visible(text)
 
 
 def statement(entry: dict[str, Any], limit: int = 500) -> str | None:
@@ -97,8 +103,14 @@ def statement(entry: dict[str, Any], limit: int = 500) -> str | None:
     sql = entry.get("statement")
     if not isinstance(sql, str) or not sql.strip():
         return None
-    one = " ".join(sql.split())
+    one = visible(" ".join(sql.split()))
     return one if len(one) <= limit else one[: limit - 1] + "…"
+
+
+def error_text(error: str | None) -> str:
+    """An environment's error (a driver's message may quote names): its lines kept,
+    everything else in them made visible."""
+    return "\n".join(visible(line) for line in (error or "").splitlines())
 
 
 def explain(item: dict[str, Any]) -> str:
@@ -141,7 +153,11 @@ def plain(event: AlertEvent, limit: int = 100) -> str:
     """A plain-text body: title, items, next steps."""
     lines = [title(event), ""]
     if event.kind == "environment_error":
-        lines += [f"error: {event.error}", "", "check the database and driftd's access to it"]
+        lines += [
+            f"error: {visible(event.error)}",
+            "",
+            "check the database and driftd's access to it",
+        ]
     elif event.kind == "environment_recovered":
         lines.append("the last check read the environment again")
     elif event.kind == "test":

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +18,7 @@ from driftd.cli.util import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with, p
 from driftd.diff.filters import dotted
 from driftd.drift import iso
 from driftd.errors import DriftdError
+from driftd.report import safe, visible
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy: only the commands that use it load it
     from driftd.attribute.sources.state import SourceHealth
@@ -123,18 +123,18 @@ def _source_table(sources: list[tuple[str, str, SourceHealth | None]]) -> Table:
         table.add_column(column, overflow="fold")
     for name, kind, h in sources:
         if h is None:
-            table.add_row(escape(name), Text("unknown", style="dim"), "never", "", "", kind)
+            table.add_row(safe(name), Text("unknown", style="dim"), "never", "", "", kind)
             continue
         note = h.last_error or (f"{h.parse_errors} unparseable record(s)" if h.parse_errors else "")
         if not h.up and h.last_success_at is not None:
             note = f"{note} (last success {_ago(h.last_success_at)})"
         table.add_row(
-            escape(name),
+            safe(name),
             Text("up" if h.up else "down", style="green" if h.up else "red"),
             _ago(h.last_poll_at),
             _ago(h.last_event_at) if h.last_event_at else "none yet",
             str(h.events_read),
-            escape(note.splitlines()[0] if note else ""),
+            safe(note.splitlines()[0] if note else ""),
         )
     return table
 
@@ -182,12 +182,12 @@ def status(state: State, fmt: str) -> None:
                 note = f"last success {_ago(r.last_success_at)}"
             took = f"{r.last_duration_seconds:.1f}s" if r.last_duration_seconds is not None else ""
             table.add_row(
-                escape(r.name),
+                safe(r.name),
                 Text(r.status, style=STATUS_STYLE.get(r.status, "dim")),
                 _ago(r.last_run_at),
                 took,
                 str(r.open_drift) + (f": {counts}" if counts else ""),
-                escape(note.splitlines()[0] if note else ""),
+                safe(note.splitlines()[0] if note else ""),
             )
         console().print(table)
         if sources:
@@ -233,7 +233,7 @@ def history(state: State, env: str, limit: int, fmt: str) -> None:
                 detail += f" by {e['actor']}"
             if e["note"]:
                 detail += f": {e['note']}"
-        table.add_row(at, what, escape(detail))
+        table.add_row(at, what, safe(detail))
     console().print(table)
 
 
@@ -263,7 +263,8 @@ def explain(state: State, drift_id: str, fmt: str) -> None:
     if fmt == "json":
         _echo_json(data)
     else:
-        click.echo("\n".join(_explain_lines(data)))
+        # Names, values and statements came from a database or an audit log.
+        click.echo("\n".join(visible(line) for line in _explain_lines(data)))
 
 
 def _recorded_drift(state: State, drift_id: str) -> dict[str, Any]:
@@ -353,7 +354,7 @@ def _explain_lines(data: dict[str, Any]) -> list[str]:
     if data["acknowledged_by"]:
         ack = f"  acked     by {data['acknowledged_by']} at {data['acknowledged_at']}"
         out.append(ack + (f": {data['note']}" if data["note"] else ""))
-    out += ["", "before:", _block(data["before"]), "after:", _block(data["after"]), ""]
+    out += ["", "before:", *_block(data["before"]), "after:", *_block(data["after"]), ""]
     out.append("evidence:")
     if not data["attribution"]:
         out.append("  no audit record matched this change")
@@ -371,11 +372,11 @@ def _explain_lines(data: dict[str, Any]) -> list[str]:
     return out
 
 
-def _block(value: Any) -> str:
+def _block(value: Any) -> list[str]:
     if value is None:
-        return "  (none)"
+        return ["  (none)"]
     text = canonical.dumps_pretty(value).decode().rstrip("\n")
-    return "\n".join("  " + line for line in text.splitlines())
+    return ["  " + line for line in text.splitlines()]
 
 
 # -- ack --------------------------------------------------------------------------
@@ -409,7 +410,8 @@ def ack(state: State, drift_id: str, note: str | None, actor: str | None) -> Non
             # Send now rather than at the daemon's next pass; what fails stays queued.
             outbox.dispatch_due(store.engine, config)
     click.echo(
-        f"acknowledged {row.id} ({row.environment}: {row.object} {dotted(row.path)}) as {who}"
+        visible(f"acknowledged {row.id} ({row.environment}: {row.object} {dotted(row.path)})")
+        + f" as {who}"
         + (f"; queued for {', '.join(sorted({q.sink for q in queued}))}" if queued else "")
     )
 

@@ -30,9 +30,9 @@ class DriftdGroup(click.Group):
         except DriftdError as exc:
             if _debug(ctx):
                 raise
-            click.echo(f"error: {exc.message}", err=True)
+            click.echo(f"error: {_shown(exc.message)}", err=True)
             if exc.hint:
-                click.echo(f"  hint: {exc.hint}", err=True)
+                click.echo(f"  hint: {_shown(exc.hint)}", err=True)
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -44,9 +44,17 @@ class DriftdGroup(click.Group):
         except Exception as exc:  # a bug: short message here, the traceback under --debug
             if _debug(ctx):
                 raise
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo(f"error: internal error: {type(exc).__name__}: {_shown(str(exc))}", err=True)
             click.echo("  hint: rerun with --debug for the traceback, and report it", err=True)
             ctx.exit(EXIT_ERROR)
+
+
+def _shown(message: str) -> str:
+    """An error for the terminal: its lines kept, control characters and bidi overrides
+    in them (a table or application name quoted by the database) made visible."""
+    from driftd.report import visible
+
+    return "\n".join(visible(line) for line in message.splitlines())
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -122,7 +130,7 @@ def baseline_accept(state: State, env: str, objects: tuple[str, ...], reason: st
     live = snap.take(config, env)
     old = snap.read(path, "baseline") if path.exists() else None
     new, changed = snap.accept(old, live, list(objects) or None, reason)
-    snap.write_atomic(path, snap.to_bytes(new))
+    snap.write_baseline(config, env, snap.to_bytes(new))
     scope = f"{len(objects)} selector(s)" if objects else "all objects"
     click.echo(
         f"accepted {scope} of {env} into {path}: {len(changed)} object(s) changed, "
@@ -217,9 +225,33 @@ def config_validate(state: State) -> None:
 @config_group.command("show")
 @pass_state
 def config_show(state: State) -> None:
-    """Print the effective configuration as JSON (secrets are never resolved)."""
+    """Print the effective configuration as JSON (secrets are never resolved or shown)."""
     data = state.config.model_dump(mode="json")
-    click.echo(canonical.dumps_pretty(data).decode(), nl=False)
+    click.echo(canonical.dumps_pretty(_hide_secrets(data)).decode(), nl=False)
+
+
+# Keys whose literal value would be a secret (the load refuses most of them; this is
+# the second line: whatever slipped through is shown as ***).
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "routing_key", "headers")
+
+
+def _hide_secrets(value: Any, key: str = "") -> Any:
+    """``value`` with secret-looking keys' values and URL passwords replaced by ``***``;
+    ``*_env`` and ``*_file`` keys name where a secret is, and are shown."""
+    from driftd.alerts.events import redact
+
+    secret_key = any(w in key.lower() for w in _SECRET_WORDS) and not key.endswith(
+        ("_env", "_file")
+    )
+    if isinstance(value, dict):
+        if secret_key:  # e.g. a webhook's literal headers: names shown, values not
+            return {k: "***" for k in value}
+        return {k: _hide_secrets(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide_secrets(v, key) for v in value]
+    if secret_key and value not in (None, ""):
+        return "***"
+    return redact(value) if isinstance(value, str) else value
 
 
 # -- daemon and state store (driftd.cli.daemon_commands) ---------------------------------

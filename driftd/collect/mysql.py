@@ -154,7 +154,7 @@ _CAPABILITY_TABLES = {
         *("SCHEMATA", "STATISTICS", "CHECK_CONSTRAINTS"),
         *("TABLE_CONSTRAINTS", "VIEWS", "COLUMNS"),
     ),
-    "mysql": ("user", "global_priv", "roles_mapping", "role_edges"),
+    "mysql": ("user", "global_priv", "roles_mapping", "role_edges", "event"),
 }
 
 
@@ -213,6 +213,7 @@ def _mysql_objects(
 
     tables: dict[tuple[str, str], Obj] = {}
     views: dict[tuple[str, str], Obj] = {}
+    sequences: dict[tuple[str, str], Obj] = {}
     for row in _rows(
         conn,
         "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_TYPE, t.ENGINE, t.TABLE_COLLATION, "
@@ -252,13 +253,139 @@ def _mysql_objects(
         elif kind == "VIEW":
             views[key] = {"definition": None, "comment": None, "grants": {}}
             objects[make_key("view", key[0], key[1])] = views[key]
+        elif kind == "SEQUENCE":  # MariaDB 10.3+
+            sequences[key] = {"comment": _s(row["TABLE_COMMENT"]) or None, "grants": {}}
+            objects[make_key("sequence", key[0], key[1])] = sequences[key]
 
     _mysql_columns(conn, schemas, caps, tables)
     _mysql_keys(conn, schemas, caps, tables, q)
     _mysql_triggers(conn, schemas, tables, q)
     _mysql_views(conn, schemas, caps, views)
     _mysql_partitions(conn, schemas, tables)
-    _mysql_object_grants(conn, schemas, tables, views)
+    _mysql_sequences(conn, sequences, q)
+    _mysql_object_grants(conn, schemas, tables, {**views, **sequences})
+    objects.update(_mysql_routines(conn, schemas))
+    objects.update(_mysql_events(conn, schemas, caps))
+    return objects
+
+
+def _mysql_sequences(conn: Connection, sequences: dict[Any, Obj], q: _Quoter) -> None:
+    """A MariaDB sequence's definition is the one row it holds (its next value left out).
+
+    Reading it takes SELECT on the sequence, which the watched databases' SELECT gives.
+    """
+    keys = sorted(sequences)
+    for start in range(0, len(keys), 100):  # one statement per 100 sequences
+        batch = keys[start : start + 100]
+        sql = " UNION ALL ".join(
+            f"SELECT {i} AS n, start_value, minimum_value, maximum_value, increment, "
+            f"cycle_option, cache_size FROM {q(schema)}.{q(name)}"
+            for i, (schema, name) in enumerate(batch)
+        )
+        for row in _rows(conn, sql):
+            sequences[batch[int(row["n"])]].update(
+                {
+                    "start": int(row["start_value"]),
+                    "increment": int(row["increment"]),
+                    "min": int(row["minimum_value"]),
+                    "max": int(row["maximum_value"]),
+                    "cache": int(row["cache_size"]),
+                    "cycle": bool(row["cycle_option"]),
+                }
+            )
+
+
+def _mysql_routines(conn: Connection, schemas: list[str]) -> dict[str, Obj]:
+    """Stored procedures and functions: ``function:<db>.<name>(<parameters>)``.
+
+    information_schema lists every routine, body included, to a user with SELECT on
+    mysql.proc (MariaDB; the documented ``GRANT SELECT ON mysql.*``), or with
+    SHOW_ROUTINE / global SELECT (MySQL 8).
+    """
+    params: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for row in _rows(
+        conn,
+        "SELECT SPECIFIC_SCHEMA AS s, SPECIFIC_NAME AS n, ROUTINE_TYPE AS t, "
+        "PARAMETER_MODE AS m, PARAMETER_NAME AS p, DTD_IDENTIFIER AS d "
+        "FROM information_schema.PARAMETERS "
+        "WHERE SPECIFIC_SCHEMA IN :schemas AND ORDINAL_POSITION > 0 "
+        "ORDER BY SPECIFIC_SCHEMA, SPECIFIC_NAME, ROUTINE_TYPE, ORDINAL_POSITION",
+        schemas=schemas,
+    ):
+        mode = _s(row["m"])
+        parameter = f"{_s(row['p'])} {_s(row['d'])}"
+        key = (_s(row["s"]) or "", _s(row["n"]) or "", _s(row["t"]) or "")
+        # A function's parameters are all IN, and it says nothing of them.
+        params[key].append(f"{mode} {parameter}" if key[2] == "PROCEDURE" and mode else parameter)
+    objects: dict[str, Obj] = {}
+    for row in _rows(
+        conn,
+        "SELECT ROUTINE_SCHEMA AS s, ROUTINE_NAME AS n, ROUTINE_TYPE AS t, "
+        "DTD_IDENTIFIER AS r, ROUTINE_DEFINITION AS body, IS_DETERMINISTIC AS det, "
+        "SQL_DATA_ACCESS AS access, SECURITY_TYPE AS sec, DEFINER AS definer, "
+        "ROUTINE_COMMENT AS comment FROM information_schema.ROUTINES "
+        "WHERE ROUTINE_SCHEMA IN :schemas AND ROUTINE_TYPE IN ('PROCEDURE', 'FUNCTION')",
+        schemas=schemas,
+    ):
+        schema, name, routine = _s(row["s"]) or "", _s(row["n"]) or "", _s(row["t"]) or ""
+        args = ", ".join(params.get((schema, name, routine), []))
+        objects[make_key("function", schema, name, args=args)] = {
+            "kind": routine.lower(),
+            "returns": _s(row["r"]) if routine == "FUNCTION" else None,
+            "language": "sql",
+            "definition": normalize_sql(_s(row["body"]) or ""),
+            "deterministic": _s(row["det"]) == "YES",
+            "data_access": _s(row["access"]),
+            # SQL SECURITY DEFINER (the default): it runs with its definer's privileges.
+            "security_definer": _s(row["sec"]) == "DEFINER",
+            "definer": _s(row["definer"]),
+            "comment": _s(row["comment"]) or None,
+        }
+    return objects
+
+
+def _mysql_events(
+    conn: Connection, schemas: list[str], caps: dict[str, set[str]]
+) -> dict[str, Obj]:
+    """Scheduled events: ``event:<db>.<name>``.
+
+    MariaDB lists in information_schema.EVENTS only the events of databases where the
+    user has the EVENT privilege, so they are read from mysql.event (the documented
+    ``GRANT SELECT ON mysql.*``); MySQL 8, which has no mysql.event, from
+    information_schema.EVENTS. Times of activity (created, last executed) and STARTS
+    (the creation time unless given) are left out.
+    """
+    if "mysql.event" in caps:
+        sql = (
+            "SELECT db AS s, name AS n, body, definer, execute_at, interval_value AS iv, "
+            "interval_field AS fld, ends, status, on_completion AS oc, comment "
+            "FROM mysql.event WHERE db IN :schemas"
+        )
+    else:
+        sql = (
+            "SELECT EVENT_SCHEMA AS s, EVENT_NAME AS n, EVENT_DEFINITION AS body, "
+            "DEFINER AS definer, EXECUTE_AT AS execute_at, INTERVAL_VALUE AS iv, "
+            "INTERVAL_FIELD AS fld, ENDS AS ends, STATUS AS status, ON_COMPLETION AS oc, "
+            "EVENT_COMMENT AS comment FROM information_schema.EVENTS "
+            "WHERE EVENT_SCHEMA IN :schemas"
+        )
+    objects: dict[str, Obj] = {}
+    for row in _rows(conn, sql, schemas=schemas):
+        if row["iv"] is not None:
+            schedule = f"EVERY {_s(row['iv'])} {_s(row['fld'])}"
+        else:
+            schedule = f"AT {_s(row['execute_at'])}"
+        completion = _s(row["oc"])
+        objects[make_key("event", _s(row["s"]) or "", _s(row["n"]) or "")] = {
+            "definition": normalize_sql(_s(row["body"]) or ""),
+            "schedule": schedule,
+            "ends": _s(row["ends"]),
+            "status": _s(row["status"]),
+            # mysql.event says DROP, information_schema NOT PRESERVE: the SQL is the latter.
+            "on_completion": "PRESERVE" if completion == "PRESERVE" else "NOT PRESERVE",
+            "definer": _s(row["definer"]),
+            "comment": _s(row["comment"]) or None,
+        }
     return objects
 
 

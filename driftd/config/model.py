@@ -170,6 +170,29 @@ class Config(_Strict):
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")
+    def _no_url_passwords(self) -> Config:
+        """A password inside any URL of the file is refused, naming the key and where
+        the password goes instead: the file is read by more people and tools than
+        driftd (``config show``, backups, reviews) and secrets never live in it."""
+        if _url_has_password(self.driftd.state_url):
+            raise ValueError(
+                "driftd.state_url: the URL holds a password; remove it and set "
+                "state_password_env or state_password_file"
+            )
+        for section, tables in (("audit", self.audit), ("alerts", self.alerts)):
+            for name, table in tables.items():
+                for key, value in (table.model_extra or {}).items():
+                    if (section, table.type, key) in _TYPED_URL_CHECKS:
+                        continue
+                    values = value if isinstance(value, list) else [value]
+                    if any(isinstance(v, str) and _url_has_password(v) for v in values):
+                        raise ValueError(
+                            f"{section}.{name}.{key}: the URL holds a password; remove it "
+                            f"and {_secret_home(section, table.type, key)}"
+                        )
+        return self
+
+    @model_validator(mode="after")
     def _references(self) -> Config:
         for name, env in self.environments.items():
             for ref, table in (("audit", self.audit), ("alerts", self.alerts)):
@@ -223,8 +246,10 @@ class Config(_Strict):
         if env_var:
             value = os.environ.get(env_var)
             if value is None:
+                # ``KEY_env:`` rather than ``KEY:``: error scrubbing reads ``secret: x``
+                # as a secret and would hide the variable's name.
                 raise ConfigError(
-                    f"{where}: environment variable {env_var} is not set",
+                    f"{where}_env: environment variable {env_var} is not set",
                     f"export {env_var}=... (or use a *_file setting)",
                 )
             return value
@@ -234,7 +259,7 @@ class Config(_Strict):
                 return path.read_text().rstrip("\r\n")
             except OSError as exc:
                 raise ConfigError(
-                    f"{where}: cannot read secret file {path}: {exc.strerror}",
+                    f"{where}_file: cannot read secret file {path}: {exc.strerror}",
                     "check the path and that driftd's user may read it",
                 ) from None
         return None
@@ -271,7 +296,34 @@ class Config(_Strict):
         return f"<from {env.url_env or env.url_file}>"
 
 
+# Where the secret of a URL key goes instead of the URL's password.
+_URL_SECRET_HOME = {
+    ("alerts", "url"): "put the whole URL in url_env or url_file",
+    ("alerts", "generator_url"): "leave credentials out of links people click",
+    ("audit", "url"): "put the credential in token_env or token_file",
+}
+_GENERIC_HOME = "put the credential in the matching *_env or *_file setting"
+
+
+# URL keys whose type refuses credentials itself, with its own words.
+_TYPED_URL_CHECKS = {("alerts", "alertmanager", "url")}
+
+
+def _secret_home(section: str, type_name: str, key: str) -> str:
+    return _URL_SECRET_HOME.get((section, key), _GENERIC_HOME)
+
+
 def _url_has_password(value: str) -> bool:
+    """``value`` is a URL (``scheme://``) with a password in its user info."""
+    if "://" not in value:
+        return False
+    from urllib.parse import urlsplit
+
+    try:
+        if urlsplit(value).password is not None:
+            return True
+    except ValueError:
+        pass
     from sqlalchemy.engine import make_url
 
     try:

@@ -48,13 +48,14 @@ from driftd.store import Store, first_line, open_store, repo
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT = 20.0  # running checks may finish for this long after SIGTERM (unit: 30s)
+# After SIGTERM, running checks and an alert in flight get this long in all (the
+# unit's TimeoutStopSec is 30 s); what is not sent by then stays in the outbox.
+STOP_TIMEOUT = 20.0
 LOOP_TICK = 1.0
 LOOP_STALLED = 30.0  # /healthz fails when the loop has not gone round for this long
 SOLO_TICK = 5.0
 RUN_RETENTION = timedelta(days=90)
 ALERT_DISPATCH_EVERY = 5.0  # seconds between outbox passes
-ALERT_STOP_TIMEOUT = 35.0  # longest sink timeout (30 s) and a margin
 PRUNE_EVERY = 3600.0
 # Settings read once at start: a reload that changes them says so.
 RESTART_ONLY = (
@@ -357,6 +358,7 @@ class Daemon(SchedulerEvents):
         self._lease_tick()
         self.scheduler = Scheduler(self._job, section.max_concurrent_checks, self)
         self.scheduler.start()
+        outbox.STOPPING.clear()
         self._alerts_thread = threading.Thread(
             target=lifecycle.run_forever,
             args=(self.store.engine, lambda: self.config, self._alerts_stop),
@@ -412,6 +414,9 @@ class Daemon(SchedulerEvents):
     def _shutdown(self) -> None:
         notify("STOPPING=1")
         self._stopping.set()
+        # No new alert is sent from now on; one in flight may finish within the budget.
+        outbox.STOPPING.set()
+        self._alerts_stop.set()
         if self.scheduler is not None:
             self.scheduler.shutdown()
         deadline = time.monotonic() + STOP_TIMEOUT
@@ -437,11 +442,17 @@ class Daemon(SchedulerEvents):
                 extra={"abandoned": left},
             )
             self._abandon.set()
-        self._alerts_stop.set()
         if self._alerts_thread is not None:
-            # A send in flight finishes (bounded by the sink's timeout); what is
-            # not sent stays in the outbox for the next start.
-            self._alerts_thread.join(ALERT_STOP_TIMEOUT)
+            # A send in flight may finish within what is left of the budget; the
+            # rest stays in the outbox (a claim of this process is freed by the next).
+            self._alerts_thread.join(max(0.0, deadline - time.monotonic()))
+            if self._alerts_thread.is_alive():
+                log.warning(
+                    "stopping with an alert still being sent after %.0fs: it is sent again "
+                    "at the next start",
+                    STOP_TIMEOUT,
+                )
+            self._log_unsent()
         if self.leases is not None:
             try:
                 self.leases.release()
@@ -456,6 +467,23 @@ class Daemon(SchedulerEvents):
         # The wake-up pipe stays open: an abandoned check's worker may still write to it.
         if self._ready:
             log.info("stopped")
+
+    def _log_unsent(self) -> None:
+        """Say what stays in the outbox for the next start."""
+        if self.store is None or not self.config.alerts:
+            return
+        try:
+            with self.store.session() as s:
+                left = outbox.pending_counts(s)
+        except Exception as exc:
+            log.warning("could not count unsent alerts: %s", first_line(exc))
+            return
+        if left:
+            log.warning(
+                "stopping with %d alert(s) not sent yet: they stay queued for the next start",
+                sum(left.values()),
+                extra={"unsent": left},
+            )
 
     # -- the pieces the loop runs ---------------------------------------------
 

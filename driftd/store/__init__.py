@@ -8,7 +8,10 @@ rather than creating or changing it.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,15 @@ from driftd.store.errors import DriftNotFound, StoreError, StoreMissing
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DriftNotFound", "Store", "StoreError", "StoreMissing", "first_line", "open_store"]
+__all__ = [
+    "DiskFull",
+    "DriftNotFound",
+    "Store",
+    "StoreError",
+    "StoreMissing",
+    "first_line",
+    "open_store",
+]
 
 SUPPORTED = ("sqlite", "postgresql")
 
@@ -43,6 +54,18 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def insert(self, table: Any) -> Any:
+        """``INSERT`` with ``ON CONFLICT`` (upserts), in this store's dialect."""
+        return upsert_insert(self.dialect, table)
+
+
+def upsert_insert(dialect: str, table: Any) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support: PostgreSQL's or SQLite's."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 def store_url(config: Config) -> URL:
@@ -101,6 +124,8 @@ def open_store(config: Config, *, migrate: bool, pool_size: int = 5) -> Store:
                 "create it, or point [driftd] state_url elsewhere "
                 "(under systemd: sqlite:///${STATE_DIRECTORY}/state.db)",
             )
+        if migrate:
+            _private_file(path)
     engine = _engine(url, pool_size)
     store = Store(engine, shown, sessionmaker(engine, expire_on_commit=False))
     try:
@@ -120,11 +145,39 @@ def open_store(config: Config, *, migrate: bool, pool_size: int = 5) -> Store:
     return store
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600 whatever the umask (its outbox holds alert bodies,
+    its audit state masked statements); SQLite gives its -wal and -shm files the
+    database file's mode. An existing file readable by everyone loses that bit;
+    a group bit (e.g. a ``driftd`` group for `driftd status`) is the admin's choice."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        for candidate in (path, *(Path(f"{path}{s}") for s in ("-wal", "-shm", "-journal"))):
+            try:
+                mode = candidate.stat().st_mode
+                if mode & 0o007:
+                    os.chmod(candidate, stat.S_IMODE(mode) & ~0o007)
+                    log.warning(
+                        "state store file %s was readable by everyone: made private", candidate
+                    )
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("cannot tighten the mode of %s: %s", candidate, exc.strerror)
+        return
+    except OSError:
+        return  # open_store reports what is wrong with the path
+    os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask; fchmod is not
+    os.close(fd)
+
+
 def _engine(url: URL, pool_size: int) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=pool_size)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _sqlite_disk_full(Path(url.database or "")))
         return engine
     return create_engine(
         url,
@@ -139,6 +192,45 @@ def _engine(url: URL, pool_size: int) -> Engine:
             "options": "-c statement_timeout=30s -c lock_timeout=10s",
         },
     )
+
+
+SQLITE_FULL = 13
+SQLITE_IOERR = 10
+LOW_SPACE = 1 << 20  # "disk I/O error" with less than this free is a full disk
+
+
+class DiskFull(StoreError):
+    """The state store's filesystem has no space left (ENOSPC)."""
+
+
+def disk_full_error(exc: BaseException, path: Path) -> DiskFull | None:
+    """A :class:`DiskFull` naming ``path`` when SQLite's error ``exc`` means the disk is
+    full: SQLITE_FULL, or an I/O error (SQLite reports ENOSPC in a WAL or -shm write
+    as "disk I/O error") while the filesystem holding ``path`` has no space left."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc).lower()
+    full = (code is not None and code & 0xFF == SQLITE_FULL) or "disk is full" in text
+    if not full and ((code is not None and code & 0xFF == SQLITE_IOERR) or "disk i/o" in text):
+        try:
+            st = os.statvfs(path.parent if str(path.parent) else Path("."))
+        except OSError:
+            return None
+        full = st.f_bavail * st.f_frsize < LOW_SPACE
+    if not full:
+        return None
+    return DiskFull(
+        f"state store {path}: disk full ({os.strerror(errno.ENOSPC)} on the filesystem "
+        f"holding {path.parent})",
+        "free space there (or move state_url to a larger disk); nothing is lost: the "
+        "daemon retries and /healthz recovers once writes succeed",
+    )
+
+
+def _sqlite_disk_full(path: Path) -> Any:
+    def handle(context: Any) -> BaseException | None:
+        return disk_full_error(context.original_exception, path)
+
+    return handle
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -31,8 +31,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from driftd.canonical import dumps
@@ -131,8 +129,7 @@ def record_run(
 
 def _lock_environment(s: Session, store: Store, name: str) -> EnvironmentState:
     """The environment's row, locked: two writers of one environment take turns."""
-    insert = pg_insert if store.dialect == "postgresql" else sqlite_insert
-    s.execute(insert(EnvironmentState).values(name=name).on_conflict_do_nothing())
+    s.execute(store.insert(EnvironmentState).values(name=name).on_conflict_do_nothing())
     return s.execute(
         select(EnvironmentState).where(EnvironmentState.name == name).with_for_update()
     ).scalar_one()

@@ -79,16 +79,10 @@ class JsonlSource(Source):
         read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, tail.lines_splitter)
         result.problems += read.problems
         events: list[AuditEvent] = []
-        for chunk in read.chunks:
-            pos = 0
-            for raw in chunk.data.split(b"\n"):
-                start = pos
-                pos += len(raw) + 1
-                if not raw.strip():
-                    continue
-                event = self.parse_line(raw, f"{chunk.file_id}:{chunk.offset + start}", result)
-                if event is not None:
-                    events.append(event)
+        for raw, key in read.lines():
+            event = self.parse_line(raw, key, result)
+            if event is not None:
+                events.append(event)
         self.add(state, events, result)
         state.save_cursor(self.name, read.cursor)
         return result

@@ -186,16 +186,10 @@ class MariadbAuditSource(Source):
             )
         tz = zone(cfg.timezone)
         events: list[AuditEvent] = []
-        for chunk in read.chunks:
-            pos = 0
-            for raw in chunk.data.split(b"\n"):
-                start = pos
-                pos += len(raw) + 1
-                if not raw.strip():
-                    continue
-                event = self._event(raw, f"{chunk.file_id}:{chunk.offset + start}", tz, result)
-                if event is not None:
-                    events.append(event)
+        for raw, key in read.lines():
+            event = self._event(raw, key, tz, result)
+            if event is not None:
+                events.append(event)
         self.add(state, events, result)
         state.save_cursor(self.name, read.cursor)
         return result

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from driftd.attribute.sources.events import AuditEvent
@@ -68,9 +66,6 @@ class StoreAuditState:
         self.on_poll = on_poll
         self._added: dict[str, int] = {}
 
-    def _insert(self) -> Any:
-        return pg_insert if self.store.dialect == "postgresql" else sqlite_insert
-
     # -- cursors ---------------------------------------------------------------------
 
     def cursor(self, source: str) -> dict[str, Any] | None:
@@ -80,7 +75,7 @@ class StoreAuditState:
 
     def save_cursor(self, source: str, value: dict[str, Any]) -> None:
         now = datetime.now(UTC)
-        stmt = self._insert()(AuditCursor).values(source=source, value=value, updated_at=now)
+        stmt = self.store.insert(AuditCursor).values(source=source, value=value, updated_at=now)
         stmt = stmt.on_conflict_do_update(
             index_elements=["source"], set_={"value": value, "updated_at": now}
         )
@@ -101,10 +96,9 @@ class StoreAuditState:
             }
         if not rows:
             return
-        insert = self._insert()
         with self.store.session() as s, s.begin():
             for row in rows.values():
-                stmt = insert(AuditEventRow).values(**row)
+                stmt = self.store.insert(AuditEventRow).values(**row)
                 s.execute(
                     stmt.on_conflict_do_update(
                         index_elements=["source", "key"],
@@ -160,7 +154,7 @@ class StoreAuditState:
         with self.store.session() as s, s.begin():
             # The first read of a source by two daemons at once: one inserts, both update.
             s.execute(
-                self._insert()(AuditSourceHealth)
+                self.store.insert(AuditSourceHealth)
                 .values(
                     name=poll.name,
                     type=poll.type,

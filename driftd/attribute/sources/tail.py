@@ -18,7 +18,7 @@ from __future__ import annotations
 import glob as globmod
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,16 @@ class TailResult:
     cursor: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     backlog: bool = False  # more to read than max_bytes: the next run goes on
+
+    def lines(self) -> Iterator[tuple[bytes, str]]:
+        """Each non-blank line read, with a key unique to its place in its file."""
+        for chunk in self.chunks:
+            pos = 0
+            for raw in chunk.data.split(b"\n"):
+                start = pos
+                pos += len(raw) + 1
+                if raw.strip():
+                    yield raw, f"{chunk.file_id}:{chunk.offset + start}"
 
 
 def _head(path: str, size: int) -> str:

@@ -59,7 +59,8 @@ DEFAULT_ACL_OBJECTS = {
 # tuples and unpacked by position for speed; the reader checks the query's column names.
 COLUMN_FIELDS = (
     "relid", "name", "type", "nullable", "default_expr", "identity", "generated",
-    "collation", "comment", "acl", "attnum", "quoted",
+    "collation", "comment", "acl", "attnum", "quoted", "statistics", "storage", "compression",
+    "identity_options",
 )  # fmt: skip
 CONSTRAINT_FIELDS = (
     "relid", "name", "contype", "definition", "deferrable", "deferred", "validated", "fast",
@@ -253,6 +254,8 @@ class Builder:
                 "grants": grants(r.grants),
                 "column_grants": {},
                 "options": acls.config(r.options),
+                "replica_identity": r.replica_identity,
+                "rules": {},
             }
             if r.is_foreign:
                 obj["foreign_server"] = r.server
@@ -275,6 +278,7 @@ class Builder:
                 self.objects[make_key("materialized_view", r.schema, r.name)] = obj
             else:
                 obj["triggers"] = {}  # INSTEAD OF triggers
+                obj["rules"] = {}
                 self.objects[make_key("view", r.schema, r.name)] = obj
             self.relations[r.oid] = self.views[r.oid] = obj
         # Rows whose relation is not in ``relations`` (an extension's table, a TOAST
@@ -309,6 +313,10 @@ class Builder:
             acl,
             attnum,
             quoted,
+            statistics,
+            storage,
+            compression,
+            identity_options,
         ) in rows:
             if quoted is not None:  # a table's column (also an extension's: keys may refer to it)
                 by_attnum = quoted_names.get(relid)
@@ -326,8 +334,12 @@ class Builder:
                     "nullable": nullable,
                     "default": default,
                     "identity": IDENTITY[identity],
+                    "identity_options": identity_options,
                     "generated": generated,
                     "collation": coll,
+                    "statistics": statistics,
+                    "storage": storage,
+                    "compression": compression,
                     "comment": comment,
                 }
             elif comment is not None:
@@ -409,7 +421,11 @@ class Builder:
         for r in rows:
             rel = relations.get(r.relid)
             if rel is not None and "indexes" in rel:
-                rel["indexes"][r.name] = {"definition": r.definition, "unique": r.is_unique}
+                rel["indexes"][r.name] = {
+                    "definition": r.definition,
+                    "unique": r.is_unique,
+                    "status": r.status,
+                }
 
     def _policies(self, rows: list[Row]) -> None:
         relations = self.relations
@@ -422,4 +438,14 @@ class Builder:
                     "roles": sorted(r.roles),
                     "using": r.using_expr,
                     "with_check": r.with_check,
+                }
+
+    def _rules(self, rows: list[Row]) -> None:
+        relations = self.relations
+        for r in rows:
+            rel = relations.get(r.relid)
+            if rel is not None and "rules" in rel:
+                rel["rules"][r.name] = {
+                    "definition": r.definition,
+                    "enabled": TRIGGER_ENABLED[r.enabled],
                 }

@@ -36,6 +36,17 @@ def has_sql(name: str) -> bool:
 
 
 @functools.cache
+def columns_sql(version_num: int) -> str:
+    """column.sql for this server (attcompression: PostgreSQL 14+)."""
+    compression = (
+        "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END"
+        if version_num >= 140000
+        else "NULL::text"
+    )
+    return sql("column").replace("{compression}", compression)
+
+
+@functools.cache
 def constraints_sql(version_num: int, fast_versions: range = FAST_KEY_DEFINITIONS) -> str:
     """constraint.sql with the condition under which the builder writes a definition."""
     if version_num in fast_versions:

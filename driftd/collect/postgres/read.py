@@ -196,11 +196,15 @@ def _queries(conn: psycopg.Connection[Row], target: Target) -> Iterator[tuple[st
     yield "tables", q("table", nsp=nsp)
     views = q("view", nsp=nsp).fetchall()
     yield "views", views
-    yield "columns", positional("column", queries.sql("column"), COLUMN_FIELDS, nsp=nsp)
+    columns = queries.columns_sql(version_num)
+    yield "columns", positional("column", columns, COLUMN_FIELDS, nsp=nsp)
     constraints = queries.constraints_sql(version_num)
     yield "constraints", positional("constraint", constraints, CONSTRAINT_FIELDS, nsp=nsp)
     yield "indexes", q("index", nsp=nsp)
     yield "policies", q("policy", nsp=nsp)
+    conn.execute("SAVEPOINT driftd_rules")  # pg_get_ruledef keeps its locks: let them go
+    yield "rules", q("rule", nsp=nsp)
+    conn.execute("ROLLBACK TO SAVEPOINT driftd_rules")
     view_oids = [r.oid for r in views]
     for start in range(0, len(view_oids), queries.VIEW_BATCH):
         conn.execute("SAVEPOINT driftd_views")

@@ -13,3 +13,6 @@ CREATE TABLE orders (
 CREATE VIEW big_orders AS SELECT id, qty FROM orders WHERE qty > 10;
 CREATE USER '{{prefix}}app'@'%' IDENTIFIED BY 'App-Pass-1234';
 CREATE ROLE {{prefix}}reader;
+CREATE SEQUENCE invoice_no START WITH 100;
+CREATE PROCEDURE touch_orders() SQL SECURITY INVOKER UPDATE orders SET qty = qty + 0;
+CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM orders WHERE qty = 0;

@@ -3,6 +3,11 @@
 -- deparsed without its relation (relid 0): no lock, and much faster on 100k columns.
 -- The quoted names of table columns are for the key definitions (FAST_KEY_DEFINITIONS).
 -- Locks: pg_get_expr of generation expressions (STRICT: only columns that have one).
+-- Fields added later (statistics, storage, compression, identity_options) are NULL at
+-- their default, so a baseline accepted before they were read stays clean. storage is
+-- shown only when it differs from the type's; identity_options are the options of the
+-- identity's sequence that differ from those GENERATED ... AS IDENTITY gives it.
+-- {compression} is attcompression on PostgreSQL 14+ (queries.columns_sql).
 SELECT a.attrelid AS relid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
        NOT a.attnotnull AS nullable,
        CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) END AS default_expr,
@@ -11,7 +16,22 @@ SELECT a.attrelid AS relid, a.attname AS name, format_type(a.atttypid, a.atttypm
        CASE WHEN a.attcollation <> t.typcollation THEN (SELECT cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation,
        d.description AS comment,
        a.attacl::text[] AS acl,
-       a.attnum, CASE WHEN c.relkind IN ('r', 'p') THEN quote_ident(a.attname) END AS quoted
+       a.attnum, CASE WHEN c.relkind IN ('r', 'p') THEN quote_ident(a.attname) END AS quoted,
+       nullif(a.attstattarget, -1) AS statistics,
+       CASE WHEN a.attstorage <> t.typstorage THEN CASE a.attstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' WHEN 'x' THEN 'extended' END END AS storage,
+       {compression} AS compression,
+       CASE WHEN a.attidentity <> '' THEN (
+         SELECT nullif(jsonb_strip_nulls(jsonb_build_object(
+                  'start', nullif(s.seqstart, 1), 'increment', nullif(s.seqincrement, 1),
+                  'min', nullif(s.seqmin, 1),
+                  'max', nullif(s.seqmax, CASE s.seqtypid WHEN 'int2'::regtype THEN 32767
+                                                         WHEN 'int4'::regtype THEN 2147483647
+                                                         ELSE 9223372036854775807 END),
+                  'cache', nullif(s.seqcache, 1), 'cycle', nullif(s.seqcycle, false))), '{}')
+         FROM pg_depend dep JOIN pg_sequence s ON s.seqrelid = dep.objid
+         WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
+           AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i'
+         LIMIT 1) END AS identity_options
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_type t ON t.oid = a.atttypid

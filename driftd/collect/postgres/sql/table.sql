@@ -1,4 +1,5 @@
 -- Ordinary, partitioned and foreign tables. Locks: pg_get_expr(relpartbound) of partitions.
+-- replica_identity is NULL for DEFAULT (the primary key, if any).
 SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
        c.relpersistence AS persistence, c.relrowsecurity AS rls,
        c.relforcerowsecurity AS rls_forced, d.description AS comment, c.reloptions AS options,
@@ -10,7 +11,11 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner
              JOIN pg_class pc ON pc.oid = i.inhparent
              JOIN pg_namespace pn ON pn.oid = pc.relnamespace
              WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) AS parents,
-       c.relkind = 'f' AS is_foreign, fs.srvname AS server, ft.ftoptions AS foreign_options
+       c.relkind = 'f' AS is_foreign, fs.srvname AS server, ft.ftoptions AS foreign_options,
+       CASE c.relreplident WHEN 'f' THEN 'full' WHEN 'n' THEN 'nothing'
+         WHEN 'i' THEN 'index ' || (SELECT ic.relname FROM pg_index ri JOIN pg_class ic ON ic.oid = ri.indexrelid
+                                    WHERE ri.indrelid = c.oid AND ri.indisreplident LIMIT 1)
+       END AS replica_identity
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
