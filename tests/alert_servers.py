@@ -43,6 +43,22 @@ class Recorded:
         return json.loads(self.body)
 
 
+# What each service answers a delivery it took, from its own documentation:
+# - PagerDuty Events API v2, "Send an Alert Event" (developer.pagerduty.com,
+#   docs/events-api-v2/trigger-events): 202 Accepted,
+#   {"status": "success", "message": "Event processed", "dedup_key": ...};
+# - Slack incoming webhooks (api.slack.com/messaging/webhooks): 200, body "ok";
+# - Alertmanager API v2 (prometheus/alertmanager api/v2/openapi.yaml, postAlerts):
+#   200 with an empty body ("Create alerts response"). tests/test_alertmanager_real.py
+#   runs the real Alertmanager; this recorder stands in where a test needs every sink.
+def pagerduty_accepted(dedup_key: str = "") -> Reply:
+    body = {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
+    return Reply(202, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+SLACK_OK = b"ok"
+
+
 @dataclass
 class Reply:
     status: int = 200
@@ -56,6 +72,7 @@ class AlertServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.default = Reply()
+        self.by_path: dict[str, Reply] = {}
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._secret: bytes | None = None
@@ -114,6 +131,10 @@ class AlertServer:
         raw = body.encode() if isinstance(body, str) else body
         self.default = Reply(status, raw, headers, echo=echo)
 
+    def answer_path(self, path: str, reply: Reply) -> None:
+        """Answer requests to ``path`` (after the scripted ones) like this."""
+        self.by_path[path] = reply
+
     def fail(
         self,
         times: int,
@@ -158,7 +179,7 @@ class AlertServer:
         with self._lock:
             if self._script:
                 return self._script.pop(0)
-        return self.default
+        return self.by_path.get(rec.path, self.default)
 
     # -- reading -----------------------------------------------------------------------
 

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from tests import doc_examples
-from tests.alert_servers import AlertServer, alert_server_fixture  # noqa: F401 (fixture)
+from tests.alert_servers import (  # noqa: F401 (fixture)
+    SLACK_OK,
+    AlertServer,
+    Reply,
+    alert_server_fixture,
+    pagerduty_accepted,
+)
 from tests.conftest import PgDatabase, Project
 from tests.daemon_support import (  # noqa: F401 (fixtures)
     Daemons,
@@ -85,6 +91,10 @@ path = "{audit}"
 
 
 def _env(server: AlertServer) -> dict[str, str]:
+    """The sinks' secrets; and each path of the recorder answers as its service does."""
+    server.answer_path("/pagerduty", pagerduty_accepted())
+    server.answer_path("/slack", Reply(200, SLACK_OK))
+    server.answer_path("/am/api/v2/alerts", Reply(200, b""))
     return {
         "DRIFTD_TEST_ROUTING_KEY": "R0UTINGKEY0123456789abcdef012345",
         "DRIFTD_TEST_SLACK_URL": f"{server.url}/slack",
