@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from driftd import snapshot
-from driftd.config import Config
+from driftd.config import Config, ResolvedEnvironment
 from driftd.diff import diff_objects
 from driftd.diff.filters import IgnoreRule
 from driftd.drift import DriftItem, EnvironmentReport, Report, drift_id, sort_items
@@ -44,8 +44,7 @@ def evaluate(
 
 
 def check_environment(
-    config: Config,
-    name: str,
+    env: ResolvedEnvironment,
     rules: RuleSet | None = None,
     attribution: bool = True,
     for_store: bool = False,
@@ -58,22 +57,22 @@ def check_environment(
     ``audit_state`` is where audit sources keep their cursors and events (the
     state store's; without it, one is opened for this check).
     """
-    rules = rules or RuleSet(config.rules)
-    env = config.environment(name)
+    name = env.name
+    rules = rules or RuleSet(env.config.rules)
     try:
-        baseline, live = snapshot.take_with_baseline(config, name)  # read side by side
+        baseline, live = snapshot.take_with_baseline(env)  # read side by side
     except DriftdError as exc:
         log.info("%s: check failed: %s", name, exc.message)
         return EnvironmentReport(name=name, status="error", error=str(exc))
-    ignore = [IgnoreRule.parse(g) for g in env.ignore]
+    ignore = [IgnoreRule.parse(g) for g in env.settings.ignore]
     items = evaluate(name, baseline, live, rules, ignore)
     if attribution and env.audit:
         from driftd.attribute.match import attribute
 
         # Also when clean: sources keep reading in small steps and the clean time
         # starts the next window. Audit trouble is reported, never a check failure.
-        with _state(config, audit_state) as (state, problems):
-            problems += attribute(config, name, items, None, datetime.now(UTC), state=state)
+        with _state(env.config, audit_state) as (state, problems):
+            problems += attribute(env, items, None, datetime.now(UTC), state=state)
         for problem in problems:
             log.warning("%s: attribution: %s", name, problem)
         rules.after_attribution(items)  # rules that read the review (e.g. hoop approvals)
@@ -99,28 +98,23 @@ def _state(config: Config, given: AuditState | None) -> Iterator[tuple[AuditStat
 
 def check(config: Config, names: list[str], attribution: bool = True) -> Report:
     rules = RuleSet(config.rules)
-    selected = config.select(names)
-    if not attribution or not any(config.environment(n).audit for n in selected):
-        return Report([check_environment(config, n, rules, attribution) for n in selected])
+    selected = config.resolve_all(names)
+    if not attribution or not any(env.audit for env in selected):
+        return Report([check_environment(env, rules, attribution) for env in selected])
     with _state(config, None) as (state, problems):
         for problem in problems:
             log.warning("attribution: %s", problem)
-        return Report(
-            [check_environment(config, n, rules, True, audit_state=state) for n in selected]
-        )
+        return Report([check_environment(env, rules, True, audit_state=state) for env in selected])
 
 
-def compare(config: Config, left: str, right: str) -> Report:
+def compare(left: ResolvedEnvironment, right: ResolvedEnvironment) -> Report:
     """Diff two live environments: ``left`` plays the baseline, ``right`` the live side."""
-    rules = RuleSet(config.rules)
-    label = f"{left}..{right}"
-    ignore = [
-        IgnoreRule.parse(g)
-        for g in (*config.environment(left).ignore, *config.environment(right).ignore)
-    ]
+    rules = RuleSet(left.config.rules)
+    label = f"{left.name}..{right.name}"
+    ignore = [IgnoreRule.parse(g) for g in (*left.settings.ignore, *right.settings.ignore)]
     try:
-        before = snapshot.take(config, left)
-        after = snapshot.take(config, right)
+        before = snapshot.take(left)
+        after = snapshot.take(right)
     except DriftdError as exc:
         return Report([EnvironmentReport(name=label, status="error", error=str(exc))])
     items = evaluate(label, before, after, rules, ignore)

@@ -21,7 +21,7 @@ from typing import Any
 
 from driftd import canonical, kinds
 from driftd.collect import Collected, Target, collect, collector
-from driftd.config import Config
+from driftd.config import ResolvedEnvironment
 from driftd.diff.filters import KeyFilter, key_glob
 from driftd.drift import iso
 from driftd.errors import BaselineError
@@ -41,11 +41,13 @@ def build(environment: str, collected: Collected, keys: KeyFilter) -> Snapshot:
     }
 
 
-def take(config: Config, environment: str) -> Snapshot:
-    """Read the live database of ``environment`` into a snapshot."""
-    env = config.environment(environment)
-    collected = collect(Target.from_config(config, environment))
-    return build(environment, collected, KeyFilter(tuple(env.include), tuple(env.exclude)))
+def take(env: ResolvedEnvironment) -> Snapshot:
+    """Read the live database of ``env`` into a snapshot."""
+    return build(env.name, collect(Target.of(env)), _key_filter(env))
+
+
+def _key_filter(env: ResolvedEnvironment) -> KeyFilter:
+    return KeyFilter(tuple(env.settings.include), tuple(env.settings.exclude))
 
 
 def stable(snapshot: Snapshot) -> Snapshot:
@@ -126,14 +128,14 @@ def remove_stale_temps(path: Path, older_than: float = STALE_TEMP_SECONDS) -> li
     return removed
 
 
-def write_baseline(config: Config, environment: str, data: bytes) -> Path:
-    """Write the baseline of ``environment`` (0644: it is committed), after giving the
+def write_baseline(env: ResolvedEnvironment, data: bytes) -> Path:
+    """Write the baseline of ``env`` (0644: it is committed), after giving the
     baselines directory a ``.gitignore`` for temp files if it has none."""
-    path = config.baseline_path(environment)
+    path = env.baseline_path
     if not path.parent.is_dir():
         os.makedirs(path.parent, mode=0o755, exist_ok=True)
     ignore = path.parent / ".gitignore"
-    if path.parent == config.baselines_dir and not ignore.exists():
+    if path.parent == env.config.baselines_dir and not ignore.exists():
         with contextlib.suppress(OSError):  # a nicety: the baseline itself matters
             write_atomic(ignore, GITIGNORE.encode(), mode=0o644)
     write_atomic(path, data, mode=0o644)
@@ -188,23 +190,19 @@ def _migrated_objects(objects: dict[str, Any], path: Path, what: str) -> dict[st
     return {changed.get(k, k): v for k, v in objects.items()}
 
 
-def load_baseline(config: Config, environment: str) -> Snapshot:
-    return read(_baseline_path(config, environment), "baseline")
-
-
-def _baseline_path(config: Config, environment: str) -> Path:
-    path = config.baseline_path(environment)
+def _baseline_path(env: ResolvedEnvironment) -> Path:
+    path = env.baseline_path
     remove_stale_temps(path)  # left by a `baseline accept` that was killed
     if not path.exists():
         raise BaselineError(
-            f"no baseline for {environment} ({path} does not exist)",
-            f"review the live state, then run `driftd baseline accept {environment}` "
+            f"no baseline for {env.name} ({path} does not exist)",
+            f"review the live state, then run `driftd baseline accept {env.name}` "
             "and commit the file",
         )
     return path
 
 
-def take_with_baseline(config: Config, environment: str) -> tuple[Snapshot, Snapshot]:
+def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
     """The baseline of ``environment`` and its live snapshot, read at the same time.
 
     The baseline is parsed on a thread while the collector waits for the
@@ -214,7 +212,7 @@ def take_with_baseline(config: Config, environment: str) -> tuple[Snapshot, Snap
     would give: a missing or unreadable baseline wins (and a missing one is
     noticed before the database is touched).
     """
-    path = _baseline_path(config, environment)
+    path = _baseline_path(env)
     loaded: list[Snapshot] = []
     failed: list[BaseException] = []
 
@@ -224,15 +222,14 @@ def take_with_baseline(config: Config, environment: str) -> tuple[Snapshot, Snap
         except BaseException as exc:  # raised on the calling thread
             failed.append(exc)
 
-    loader = threading.Thread(target=load, name=f"driftd-baseline-{environment}", daemon=True)
+    loader = threading.Thread(target=load, name=f"driftd-baseline-{env.name}", daemon=True)
 
     def start() -> None:
         if loader.ident is None:
             loader.start()
 
     try:
-        env = config.environment(environment)
-        target = Target.from_config(config, environment)
+        target = Target.of(env)
         engine_collect = collector(target)
         if engine_collect.__module__.startswith("driftd.collect.postgres"):
             # It says when its long queries have started.
@@ -245,8 +242,7 @@ def take_with_baseline(config: Config, environment: str) -> tuple[Snapshot, Snap
         loader.join()
         if failed:
             raise failed[0]
-    live = build(environment, collected, KeyFilter(tuple(env.include), tuple(env.exclude)))
-    return loaded[0], live
+    return loaded[0], build(env.name, collected, _key_filter(env))
 
 
 def accept(

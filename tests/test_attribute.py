@@ -235,7 +235,7 @@ def test_duplicates_and_failed_statements_are_not_candidates() -> None:
         '[audit.pga]\ntype = "pgaudit"\npath = "/nonexistent/pg.log"\n',
         Path("/tmp/driftd.toml"),
     )
-    problems = attribute(config, "e", [item], NOW - timedelta(hours=1), NOW, state=state)
+    problems = attribute(config.resolve("e"), [item], NOW - timedelta(hours=1), NOW, state=state)
     assert problems == ["audit.pga: log file /nonexistent/pg.log does not exist"]
     assert item.attribution == []
 
@@ -264,12 +264,12 @@ def test_window_lookback_and_clean_checks(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     state = MemoryAuditState()
     item = DriftItem("role:r", "modified", ["superuser"], False, True)
-    assert attribute(config, "e", [item], None, NOW, state=state) == []
+    assert attribute(config.resolve("e"), [item], None, NOW, state=state) == []
     assert [a["actor"] for a in item.attribution] == ["mid"]  # 2h ago is outside the 1h lookback
     # A clean check is remembered: the next window starts there.
-    assert attribute(config, "e", [], None, NOW - timedelta(minutes=10), state=state) == []
+    assert attribute(config.resolve("e"), [], None, NOW - timedelta(minutes=10), state=state) == []
     item = DriftItem("role:r", "modified", ["superuser"], False, True)
-    attribute(config, "e", [item], None, NOW, state=state)
+    attribute(config.resolve("e"), [item], None, NOW, state=state)
     assert item.attribution == []
 
 

@@ -113,7 +113,7 @@ def test_cloudwatch_rds_logs(aws: None, tmp_path: Path) -> None:
         DriftItem("role:reporting2", "added", [], None, {"login": True}),
     ]
     state = MemoryAuditState()
-    problems = attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=state)
+    problems = attribute(config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=state)
     assert problems == ["audit.rds-logs: 1 unparseable record(s) skipped"]
     note, grant, role = (i.attribution[0] for i in items)
     assert (note["db_user"], note["source"], note["session"]) == ("alice", "cloudwatch", "101")
@@ -135,7 +135,7 @@ def test_cloudwatch_missing_group_is_a_problem(aws: None, tmp_path: Path) -> Non
         tmp_path, "rds-logs", f'type = "cloudwatch"\ncluster = "nope"\nregion = "{REGION}"\n'
     )
     item = DriftItem("role:x", "added", [], None, {})
-    problems = attribute(config, "prod", [item], None, NOW, state=MemoryAuditState())
+    problems = attribute(config.resolve("prod"), [item], None, NOW, state=MemoryAuditState())
     assert len(problems) == 1 and "/aws/rds/cluster/nope/postgresql" in problems[0]
     assert item.attribution == []
 
@@ -274,7 +274,7 @@ def test_cloudtrail_parameter_changes(tmp_path: Path, monkeypatch: pytest.Monkey
     ]
     with stubber:
         problems = attribute(
-            config, "prod", items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
+            config.resolve("prod"), items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
         )
     stubber.assert_no_pending_responses()
     assert problems == []
@@ -308,8 +308,7 @@ def test_cloudtrail_throttled_is_a_problem(tmp_path: Path, monkeypatch: pytest.M
     config = _config(tmp_path, "trail", 'type = "cloudtrail"\n')
     with stubber:
         problems = attribute(
-            config,
-            "prod",
+            config.resolve("prod"),
             [DriftItem("setting:x", "modified", [], 1, 2)],
             None,
             NOW,

@@ -170,7 +170,7 @@ def test_golden_three_people_through_hoop_one_change_made_directly(
         )  # fmt: skip
 
         config = load(project.config)
-        report = check_environment(config, "test")
+        report = check_environment(config.resolve("test"))
         assert report.status == "drift", report.error
         by_key = {(i.object, tuple(i.path)): i for i in report.drift}
 
@@ -312,7 +312,7 @@ def test_mysql_connect_session_is_attributed(
         DriftItem("table:shop.audit_log", "removed", [], {"columns": {}}, None),
     ]
     problems = attribute(
-        config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+        config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
     )
     assert problems == []
     note, index, dropped = (i.attribution for i in items)
@@ -389,7 +389,9 @@ def test_connect_session_from_raw_queries(
     config = _gateway_config(tmp_path, gateway, monkeypatch)
     items = _bob_items()
     assert (
-        attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState())
+        attribute(
+            config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+        )
         == []
     )
     _assert_bob(items)
@@ -404,7 +406,9 @@ def test_gateway_refusing_raw_queries_falls_back_to_stored_frames(
     config = _gateway_config(tmp_path, gateway, monkeypatch)
     items = _bob_items()
     assert (
-        attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState())
+        attribute(
+            config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+        )
         == []
     )
     _assert_bob(items)  # decoded from the stored Q and P frames
@@ -427,7 +431,9 @@ def test_empty_raw_queries_falls_back_to_stored_frames(
     config = _gateway_config(tmp_path, gateway, monkeypatch)
     items = _bob_items()
     assert (
-        attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState())
+        attribute(
+            config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+        )
         == []
     )
     _assert_bob(items)
@@ -455,7 +461,9 @@ def test_older_gateway_without_raw_queries(
     config = _gateway_config(tmp_path, gateway, monkeypatch)
     items = _bob_items()
     assert (
-        attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState())
+        attribute(
+            config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+        )
         == []
     )
     _assert_bob(items)
@@ -478,7 +486,9 @@ def test_machine_identity_is_named(
     assert listed["user_id"] == listed["machine_identity_id"] == CI_DEPLOYER_ID
     config = _gateway_config(tmp_path, gateway, monkeypatch)
     items = _bob_items()[1:]
-    attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState())
+    attribute(
+        config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+    )
     best = items[0].attribution[0]
     assert best["actor"] == "ci-deployer" and best["identity_id"] == CI_DEPLOYER_ID
     assert best["identity_type"] == "machine"
@@ -510,7 +520,9 @@ def test_connection_like_overmatch_is_filtered(
     )
     items = [DriftItem("table:public.orders", "modified", ["columns", "note"], None, {"t": 1})]
     assert (
-        attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState())
+        attribute(
+            config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+        )
         == []
     )
     assert [a["actor"] for a in items[0].attribution] == ["s1@example.com"]
@@ -639,7 +651,9 @@ def test_review_is_read_and_rendered(
         DriftItem(f"table:public.t{n}", "modified", ["grants", "analyst"], None, ["SELECT"])
         for n in range(len(reviews))
     ]
-    attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState())
+    attribute(
+        config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+    )
     got = {i.attribution[0]["session"]: i.attribution[0]["review"] for i in items}
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert got["r-approved"] == {
@@ -780,7 +794,7 @@ def test_malformed_session_detail_is_a_bad_record(
         *_bob_items(),
     ]
     problems = attribute(
-        config, "prod", items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
+        config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=MemoryAuditState()
     )
     assert problems == ["audit.hoop-prod: 2 unparseable record(s) skipped"]
     assert items[0].attribution[0]["actor"] == "alice@example.com"
@@ -799,9 +813,9 @@ def test_finished_sessions_are_read_once(
     config = _gateway_config(tmp_path, gateway, monkeypatch)
     state = MemoryAuditState()
     items = _bob_items()
-    attribute(config, "prod", items, NOW - timedelta(hours=1), NOW, state=state)
+    attribute(config.resolve("prod"), items, NOW - timedelta(hours=1), NOW, state=state)
     again = _bob_items()
-    attribute(config, "prod", again, NOW - timedelta(hours=1), NOW, state=state)
+    attribute(config.resolve("prod"), again, NOW - timedelta(hours=1), NOW, state=state)
     assert again[0].attribution == items[0].attribution
     assert len(gateway.details("d4b2-connect-bob")) == 1
     assert len(gateway.details("running")) == 2  # still open: read again
@@ -831,7 +845,9 @@ def test_api_key_header_and_token_file(gateway: Gateway, tmp_path: Path) -> None
     )
     items = _bob_items()
     assert (
-        attribute(config, "prod", items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState())
+        attribute(
+            config.resolve("prod"), items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
+        )
         == []
     )
     _assert_bob(items)
@@ -841,7 +857,9 @@ def test_api_key_header_and_token_file(gateway: Gateway, tmp_path: Path) -> None
     )
     items = _bob_items()
     assert (
-        attribute(config, "prod", items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState())
+        attribute(
+            config.resolve("prod"), items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
+        )
         == []
     )
     _assert_bob(items)
@@ -857,7 +875,7 @@ def test_refused_token_is_a_problem_not_a_failure(
     )
     items = _bob_items()
     problems = attribute(
-        config, "prod", items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
+        config.resolve("prod"), items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
     )
     assert len(problems) == 1 and "HTTP 401" in problems[0]
     assert "wrong-token-value" not in problems[0]
@@ -871,10 +889,10 @@ def test_unreachable_gateway_and_missing_secret(
     config = _config(
         tmp_path, 'url = "http://127.0.0.1:9"\ntoken_env = "HOOP_TOKEN"\nconnection = "pg-prod"\n'
     )
-    problems = attribute(config, "prod", _bob_items(), None, NOW, state=MemoryAuditState())
+    problems = attribute(config.resolve("prod"), _bob_items(), None, NOW, state=MemoryAuditState())
     assert problems and "HOOP_TOKEN is not set" in problems[0]
     monkeypatch.setenv("HOOP_TOKEN", TOKEN)
-    problems = attribute(config, "prod", _bob_items(), None, NOW, state=MemoryAuditState())
+    problems = attribute(config.resolve("prod"), _bob_items(), None, NOW, state=MemoryAuditState())
     assert problems and "cannot reach http://127.0.0.1:9" in problems[0]
 
 
@@ -896,7 +914,7 @@ def test_exported_sessions_file(gateway: Gateway, tmp_path: Path) -> None:
         DriftItem("table:public.orders", "modified", ["indexes", "ix"], None, {"a": 1}),
     ]
     problems = attribute(
-        config, "prod", items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
+        config.resolve("prod"), items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
     )
     assert problems == ["audit.hoop-prod: 1 unparseable record(s) skipped"]
     _assert_bob(items[:2])
@@ -905,7 +923,9 @@ def test_exported_sessions_file(gateway: Gateway, tmp_path: Path) -> None:
     config = _config(tmp_path, 'file = "sessions.json"\n')
     items = _bob_items()
     assert (
-        attribute(config, "prod", items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState())
+        attribute(
+            config.resolve("prod"), items, NOW - timedelta(hours=2), NOW, state=MemoryAuditState()
+        )
         == []
     )
     _assert_bob(items)

@@ -412,7 +412,7 @@ def mariadb() -> Iterator[Server]:
 def _check(config: Config, state: MemoryAuditState) -> list[Any]:
     from driftd.check import check_environment
 
-    report = check_environment(config, "app", audit_state=state)
+    report = check_environment(config.resolve("app"), audit_state=state)
     assert report.error is None, report.error
     return list(report.drift)
 

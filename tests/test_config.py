@@ -42,7 +42,7 @@ def _err(text: str, tmp_path: Path) -> str:
 def test_good_config_loads(tmp_path: Path) -> None:
     cfg = parse(GOOD, tmp_path / "driftd.toml")
     assert cfg.baselines_dir == tmp_path / "bl"
-    assert cfg.baseline_path("prod") == tmp_path / "bl" / "prod.json"
+    assert cfg.resolve("prod").baseline_path == tmp_path / "bl" / "prod.json"
     assert cfg.environments["prod"].statement_timeout == 30.0
 
 
@@ -95,10 +95,10 @@ def test_bad_object_glob(tmp_path: Path) -> None:
 def test_secret_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = parse(GOOD, tmp_path / "driftd.toml")
     with pytest.raises(ConfigError, match="DRIFTD_TEST_PW is not set"):
-        cfg.database_url("prod")
+        cfg.resolve("prod").database_url()
     monkeypatch.setenv("DRIFTD_TEST_PW", "s3cret")
-    assert "s3cret" in cfg.database_url("prod")
-    assert "s3cret" not in cfg.display_url("prod")
+    assert "s3cret" in cfg.resolve("prod").database_url()
+    assert "s3cret" not in cfg.resolve("prod").display_url()
 
     (tmp_path / "creds").mkdir()
     (tmp_path / "creds" / "prod").write_text("fromfile\n")
@@ -107,14 +107,14 @@ def test_secret_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         'password_env = "DRIFTD_TEST_PW"', 'password_file = "${CREDENTIALS_DIRECTORY}/prod"'
     )
     cfg = parse(text, tmp_path / "driftd.toml")
-    assert ":fromfile@" in cfg.database_url("prod")
+    assert ":fromfile@" in cfg.resolve("prod").database_url()
 
 
 def test_missing_secret_file(tmp_path: Path) -> None:
     text = GOOD.replace('password_env = "DRIFTD_TEST_PW"', 'password_file = "nope"')
     cfg = parse(text, tmp_path / "driftd.toml")
     with pytest.raises(ConfigError, match="cannot read secret file"):
-        cfg.database_url("prod")
+        cfg.resolve("prod").database_url()
 
 
 def test_config_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

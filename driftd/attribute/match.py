@@ -41,7 +41,7 @@ from driftd.attribute.sources import AuditState, PollResult, source
 from driftd.attribute.sources.events import AuditEvent
 from driftd.attribute.sources.state import PollOutcome
 from driftd.attribute.sqlrefs import RELATION_KINDS, Ref, Statement
-from driftd.config import Config
+from driftd.config import Config, ResolvedEnvironment
 from driftd.drift import DriftItem, iso
 from driftd.errors import first_line
 from driftd.masking import normalize
@@ -118,8 +118,7 @@ class Candidate:
 
 
 def attribute(
-    config: Config,
-    environment: str,
+    env: ResolvedEnvironment,
     items: list[DriftItem],
     since: datetime | None,
     until: datetime,
@@ -139,26 +138,25 @@ def attribute(
     Returns human-readable problems (a source down, unparseable records);
     never raises for them.
     """
-    env = config.environment(environment)
     if not env.audit:
         return []
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
     problems: list[str] = []
     if since is None:
-        since = last_clean(state, environment) or until - timedelta(
-            seconds=env.attribution_lookback
+        since = last_clean(state, env.name) or until - timedelta(
+            seconds=env.settings.attribution_lookback
         )
-    env_db = _database_name(config, environment)
+    env_db = _database_name(env)
     pools: list[tuple[str, str, list[AuditEvent]]] = []
-    for name in env.audit:
-        events = _poll(config, name, Window(since, until), state, problems)
+    for name, settings in env.audit:
+        events = _poll(env.config, name, Window(since, until), state, problems)
         if events is not None:
-            pools.append((name, config.audit[name].type, events))
+            pools.append((name, settings.type, events))
     for item in items:
         item.attribution = [c.entry() for c in match(item, pools, env_db)]
     if not items:
-        state.save_cursor(CLEAN_PREFIX + environment, {"at": until.isoformat()})
+        state.save_cursor(CLEAN_PREFIX + env.name, {"at": until.isoformat()})
     return problems
 
 
@@ -214,11 +212,11 @@ def _poll(
             return None
 
 
-def _database_name(config: Config, environment: str) -> str | None:
+def _database_name(env: ResolvedEnvironment) -> str | None:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(config.database_url(environment)).database or None
+        return make_url(env.database_url()).database or None
     except Exception:
         return None
 

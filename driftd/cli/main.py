@@ -92,7 +92,7 @@ def snapshot(state: State, env: str, output: Path | None) -> None:
     """Print the live snapshot of ENV (or write it to FILE)."""
     from driftd import snapshot as snap
 
-    doc = snap.take(state.config, env)
+    doc = snap.take(state.config.resolve(env))
     data = snap.to_bytes(doc)
     if output:
         snap.write_atomic(output, data)
@@ -125,12 +125,12 @@ def baseline_accept(state: State, env: str, objects: tuple[str, ...], reason: st
     """Take the live state of ENV as its new baseline."""
     from driftd import snapshot as snap
 
-    config = state.config
-    path = config.baseline_path(env)
-    live = snap.take(config, env)
+    resolved = state.config.resolve(env)
+    path = resolved.baseline_path
+    live = snap.take(resolved)
     old = snap.read(path, "baseline") if path.exists() else None
     new, changed = snap.accept(old, live, list(objects) or None, reason)
-    snap.write_baseline(config, env, snap.to_bytes(new))
+    snap.write_baseline(resolved, snap.to_bytes(new))
     scope = f"{len(objects)} selector(s)" if objects else "all objects"
     click.echo(
         f"accepted {scope} of {env} into {path}: {len(changed)} object(s) changed, "
@@ -174,7 +174,7 @@ def compare(state: State, env_a: str, env_b: str, fmt: str) -> None:
     """Diff two live environments (ENV_A as the reference). Exit 0 same, 1 different."""
     from driftd.check import compare as run_compare
 
-    report = run_compare(state.config, env_a, env_b)
+    report = run_compare(state.config.resolve(env_a), state.config.resolve(env_b))
     _emit(report, fmt)
     exit_with(report.exit_code)
 
@@ -196,14 +196,15 @@ def config_validate(state: State) -> None:
     config = state.config
     RuleSet(config.rules)  # unknown rule names are errors
     warnings = []
-    for name, env in config.environments.items():
+    for resolved in config.resolve_all():
+        name, env = resolved.name, resolved.settings
         for var in (env.url_env, env.password_env):
             if var and var not in os.environ:
                 warnings.append(f"environments.{name}: environment variable {var} is not set")
         for file in (env.url_file, env.password_file):
             if file and not config.resolve_path(file).exists():
                 warnings.append(f"environments.{name}: secret file {file} does not exist")
-        if not config.baseline_path(name).exists():
+        if not resolved.baseline_path.exists():
             warnings.append(
                 f"environments.{name}: no baseline yet (run `driftd baseline accept {name}`)"
             )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftd.config import MANAGED_ROLE_GLOBS, Config
+from driftd.config import MANAGED_ROLE_GLOBS, ResolvedEnvironment
 
 # Schemas that belong to the server, never to the application.
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "pg_temp_*", "pg_toast_temp_*")
@@ -35,20 +35,20 @@ class Target:
     connect_timeout: float = 10.0
 
     @classmethod
-    def from_config(cls, config: Config, name: str) -> Target:
-        env = config.environment(name)
+    def of(cls, resolved: ResolvedEnvironment) -> Target:
+        env = resolved.settings
         exclude_roles = ("pg_*", *(MANAGED_ROLE_GLOBS if env.exclude_managed_roles else ()))
         return cls(
-            environment=name,
-            url=config.database_url(name),
-            display_url=config.display_url(name),
+            environment=resolved.name,
+            url=resolved.database_url(),
+            display_url=resolved.display_url(),
             schemas=tuple(env.schemas),
             exclude_schemas=tuple(env.exclude_schemas),
             roles=tuple(env.roles),
             exclude_roles=exclude_roles,
-            statement_timeout=float(env.statement_timeout),
-            lock_timeout=float(env.lock_timeout),
-            connect_timeout=float(env.connect_timeout),
+            statement_timeout=env.statement_timeout,
+            lock_timeout=env.lock_timeout,
+            connect_timeout=env.connect_timeout,
         )
 
     def wants_schema(self, name: str) -> bool:

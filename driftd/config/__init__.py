@@ -18,6 +18,7 @@ from driftd.config.model import (
     DriftdSection,
     Duration,
     Environment,
+    ResolvedEnvironment,
     Rules,
     find_config,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "DriftdSection",
     "Duration",
     "Environment",
+    "ResolvedEnvironment",
     "Rules",
     "find_config",
 ]

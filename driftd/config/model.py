@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -215,12 +216,6 @@ class Config(_Strict):
     def baselines_dir(self) -> Path:
         return self.resolve_path(self.driftd.baselines_dir)
 
-    def baseline_path(self, env_name: str) -> Path:
-        env = self.environment(env_name)
-        if env.baseline:
-            return self.resolve_path(env.baseline)
-        return self.baselines_dir / f"{env_name}.json"
-
     def environment(self, name: str) -> Environment:
         try:
             return self.environments[name]
@@ -230,6 +225,26 @@ class Config(_Strict):
                 f"unknown environment {name!r} (configured: {known})",
                 "add [environments." + name + "] to the config, or pick a configured one",
             ) from None
+
+    def resolve(self, name: str) -> ResolvedEnvironment:
+        """``[environments.NAME]`` with what it refers to resolved: the one object the
+        pipeline passes down (nothing below the CLI and the daemon looks a name up)."""
+        env = self.environment(name)
+        baseline = (
+            self.resolve_path(env.baseline) if env.baseline else self.baselines_dir / f"{name}.json"
+        )
+        return ResolvedEnvironment(
+            name=name,
+            settings=env,
+            baseline_path=baseline,
+            audit=tuple((a, self.audit[a]) for a in env.audit),
+            alerts=tuple((a, self.alerts[a]) for a in env.alerts),
+            config=self,
+        )
+
+    def resolve_all(self, names: Sequence[str] = ()) -> list[ResolvedEnvironment]:
+        """The named environments (all, when none are named), resolved."""
+        return [self.resolve(n) for n in self.select(names)]
 
     def select(self, names: Sequence[str]) -> list[str]:
         """The named environments (all, when none are named), validated."""
@@ -264,13 +279,31 @@ class Config(_Strict):
                 ) from None
         return None
 
-    def database_url(self, env_name: str) -> str:
-        """The environment's URL with its password filled in (keep it out of logs)."""
+
+@dataclass(frozen=True)
+class ResolvedEnvironment:
+    """One environment with its baseline path, audit sources and alert sinks
+    resolved from the config; built once by :meth:`Config.resolve` and passed down
+    collect → snapshot → diff → rules → attribute → alert.
+
+    Secrets (the database password) are read when :meth:`database_url` is called,
+    so a rotated secret is picked up by the next check without a reload.
+    """
+
+    name: str
+    settings: Environment
+    baseline_path: Path
+    audit: tuple[tuple[str, AuditSource], ...]
+    alerts: tuple[tuple[str, AlertSink], ...]
+    # For secrets and relative paths; never used to look the environment up again.
+    config: Config = field(repr=False, compare=False)
+
+    def database_url(self) -> str:
+        """The URL with its password filled in (keep it out of logs)."""
         from sqlalchemy.engine import make_url
 
-        env = self.environment(env_name)
-        where = f"environments.{env_name}"
-        raw = env.url or self.secret(where + ".url", env.url_env, env.url_file)
+        env, where = self.settings, f"environments.{self.name}"
+        raw = env.url or self.config.secret(where + ".url", env.url_env, env.url_file)
         assert raw is not None
         try:
             url = make_url(raw)
@@ -279,21 +312,20 @@ class Config(_Strict):
                 f"{where}: the database URL cannot be parsed",
                 "use the form postgresql+psycopg://user@host:5432/dbname",
             ) from None
-        password = self.secret(where + ".password", env.password_env, env.password_file)
+        password = self.config.secret(where + ".password", env.password_env, env.password_file)
         if password is not None:
             url = url.set(password=password)
         if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
-            url = url.set(database=str(self.resolve_path(url.database)))
+            url = url.set(database=str(self.config.resolve_path(url.database)))
         return url.render_as_string(hide_password=False)
 
-    def display_url(self, env_name: str) -> str:
-        """The environment's URL for messages: never with a password."""
+    def display_url(self) -> str:
+        """The URL for messages: never with a password."""
         from sqlalchemy.engine import make_url
 
-        env = self.environment(env_name)
-        if env.url:
-            return make_url(env.url).render_as_string(hide_password=True)
-        return f"<from {env.url_env or env.url_file}>"
+        if self.settings.url:
+            return make_url(self.settings.url).render_as_string(hide_password=True)
+        return f"<from {self.settings.url_env or self.settings.url_file}>"
 
 
 # Where the secret of a URL key goes instead of the URL's password.

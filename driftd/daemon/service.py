@@ -34,7 +34,7 @@ from driftd.attribute.sources import default_state_path
 from driftd.attribute.sources.state import AuditState
 from driftd.attribute.sources.store_state import StoreAuditState, import_json_state
 from driftd.check import check_environment
-from driftd.config import Config, Environment
+from driftd.config import Config, Environment, ResolvedEnvironment
 from driftd.config.load import load
 from driftd.daemon import logs
 from driftd.daemon.http import Listener, Metrics
@@ -107,11 +107,12 @@ class Checker:
         self.on_store = on_store
         self._hung: dict[str, threading.Thread] = {}
 
-    def run(self, config: Config, rules: RuleSet, name: str) -> EnvironmentReport | None:
+    def run(self, env: ResolvedEnvironment, rules: RuleSet) -> EnvironmentReport | None:
         """The report (also recorded), or None when the daemon gave up waiting at stop."""
+        name = env.name
         started = datetime.now(UTC)
         t0 = time.monotonic()
-        outcome = self._check(config, rules, name)
+        outcome = self._check(env, rules)
         if outcome is None:
             log.warning("%s: check abandoned at shutdown; nothing recorded", name)
             return None
@@ -142,7 +143,7 @@ class Checker:
                 daemon=self.daemon_id,
                 baseline_hash=report.baseline_hash,
                 hooks=self.hooks,
-                late_attribution=config.environment(name).late_attribution,
+                late_attribution=env.settings.late_attribution,
             )
         except Exception as exc:
             problem = first_line(exc)
@@ -171,10 +172,10 @@ class Checker:
         return report
 
     def _check(
-        self, config: Config, rules: RuleSet, name: str
+        self, env: ResolvedEnvironment, rules: RuleSet
     ) -> tuple[EnvironmentReport, str] | None:
-        env = config.environment(name)
-        deadline = check_deadline(env)
+        name = env.name
+        deadline = check_deadline(env.settings)
         hung = self._hung.get(name)
         if hung is not None and hung.is_alive():
             return _error(
@@ -187,7 +188,7 @@ class Checker:
             logs.bind(environment=name)  # every line this check logs names its environment
             try:
                 box["report"] = check_environment(
-                    config, name, rules, for_store=True, audit_state=self.audit_state
+                    env, rules, for_store=True, audit_state=self.audit_state
                 )
             except Exception as exc:  # a bug, or an error the collector did not wrap
                 log.exception("%s: check crashed", name, extra={"environment": name})
@@ -241,7 +242,7 @@ def run_once(config: Config) -> Report:
     )
     try:
         with ThreadPoolExecutor(config.driftd.max_concurrent_checks) as pool:
-            reports = list(pool.map(lambda n: checker.run(config, rules, n), config.select([])))
+            reports = list(pool.map(lambda e: checker.run(e, rules), config.resolve_all()))
         if config.alerts:
             # One pass: what a sink refuses now stays in the outbox for the daemon.
             outbox.dispatch_due(store.engine, config)
@@ -256,6 +257,7 @@ class Daemon(SchedulerEvents):
         self.config = config
         self.rules = RuleSet(config.rules)
         self.plans = build_plans(config)
+        self.envs = {e.name: e for e in config.resolve_all()}  # resolved once per load
         self.debug = debug
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.store: Store | None = None
@@ -552,6 +554,7 @@ class Daemon(SchedulerEvents):
         if later:
             log.warning("these settings change only at the next restart: %s", ", ".join(later))
         self.config, self.rules, self.plans = new, rules, plans
+        self.envs = {e.name: e for e in new.resolve_all()}
         if not self.debug:
             logging.getLogger().setLevel(new.driftd.log_level.upper())
         if self.leases is not None and hasattr(self.leases, "duration"):
@@ -576,8 +579,8 @@ class Daemon(SchedulerEvents):
         """One scheduled check (a scheduler worker thread)."""
         if self._stopping.is_set():
             return
-        config, rules, plan = self.config, self.rules, self.plans.get(env)
-        if plan is None or env not in config.environments or env not in self._owned:
+        rules, plan, resolved = self.rules, self.plans.get(env), self.envs.get(env)
+        if plan is None or resolved is None or env not in self._owned:
             return
         assert self.leases is not None and self.checker is not None
         try:
@@ -592,7 +595,7 @@ class Daemon(SchedulerEvents):
         with self._lock:
             self._active.add(env)
         try:
-            report = self.checker.run(config, rules, env)
+            report = self.checker.run(resolved, rules)
             if report is not None:
                 self._results[env] = report.status
         finally:
