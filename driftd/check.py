@@ -96,9 +96,9 @@ def _state(config: Config, given: AuditState | None) -> Iterator[tuple[AuditStat
         yield opened
 
 
-def check(config: Config, names: list[str], attribution: bool = True) -> Report:
+def check(config: Config, selected: list[ResolvedEnvironment], attribution: bool = True) -> Report:
+    """Check each of ``selected`` (resolved from ``config`` by the caller)."""
     rules = RuleSet(config.rules)
-    selected = config.resolve_all(names)
     if not attribution or not any(env.audit for env in selected):
         return Report([check_environment(env, rules, attribution) for env in selected])
     with _state(config, None) as (state, problems):

@@ -126,3 +126,41 @@ def test_the_config_model_imports_no_stage() -> None:
 
 def test_the_checker_catches_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+# Where an environment may be looked up by name: the config itself and the edges
+# that take a name from a person or a file (the CLI, the daemon's load/reload).
+NAME_LOOKUP_ALLOWED = ("driftd.config", "driftd.cli", "driftd.daemon.service")
+
+
+def _name_lookups(tree: ast.AST) -> list[int]:
+    """Lines calling ``<x>.environment(...)`` or ``<x>.resolve(...)`` on a config."""
+    lines = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("environment", "resolve", "resolve_all")
+            and isinstance(node.func.value, ast.Name | ast.Attribute)
+            and "config" in ast.unparse(node.func.value)
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_stages_take_a_resolved_environment() -> None:
+    """No stage looks an environment up by name: it is resolved once at the edge
+    and passed down (issue 12). The daemon resolves at load and reload only."""
+    found = []
+    for name, path in _modules().items():
+        if name.startswith(NAME_LOOKUP_ALLOWED):
+            continue
+        for line in _name_lookups(ast.parse(path.read_text())):
+            where = f"{path.relative_to(PACKAGE.parent)}:{line}"
+            if (
+                name == "driftd.daemon.service"
+                and "resolve_all" in path.read_text().splitlines()[line - 1]
+            ):
+                continue
+            found.append(where)
+    assert not found, "environment looked up by name below the edge: " + ", ".join(found)

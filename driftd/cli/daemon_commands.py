@@ -309,7 +309,7 @@ def _live_drift(state: State, drift_id: str) -> dict[str, Any] | None:
     from driftd.check import check
 
     ref = drift_id.strip().lower()
-    report = check(state.config, [])
+    report = check(state.config, state.config.resolve_all())
     matches = [
         (env.name, item)
         for env in report.environments

@@ -160,7 +160,8 @@ def check(state: State, envs: tuple[str, ...], fmt: str, no_attribution: bool) -
     """Diff live ENVs (default: all) against their baselines. Exit 0 clean, 1 drift, 2 error."""
     from driftd.check import check as run_check
 
-    report = run_check(state.config, list(envs), attribution=not no_attribution)
+    config = state.config
+    report = run_check(config, config.resolve_all(envs), attribution=not no_attribution)
     _emit(report, fmt)
     exit_with(report.exit_code)
 
@@ -259,8 +260,9 @@ def _hide_secrets(value: Any, key: str = "") -> Any:
 
 from driftd.alerts.commands import COMMANDS as _ALERT_COMMANDS  # noqa: E402
 from driftd.cli.daemon_commands import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
+from driftd.cli.revert_command import COMMANDS as _REVERT_COMMANDS  # noqa: E402
 
-for _command in (*_DAEMON_COMMANDS, *_ALERT_COMMANDS):
+for _command in (*_DAEMON_COMMANDS, *_ALERT_COMMANDS, *_REVERT_COMMANDS):
     cli.add_command(_command)
 
 
