@@ -766,7 +766,7 @@ def serve(gateway: Gateway | None = None) -> Iterator[Gateway]:
             self._send(code, body, html_escape=url.path != "/api/sessions")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     gw.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
