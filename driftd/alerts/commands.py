@@ -6,11 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
-from driftd import canonical
 from driftd.cli.util import EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
 from driftd.drift import iso
 
@@ -97,11 +93,18 @@ def alerts_pending(state: State, show_all: bool, limit: int, fmt: str) -> None:
     finally:
         store.close()
     if fmt == "json":
+        from driftd import canonical
+
         click.echo(canonical.dumps_pretty({"deliveries": rows}).decode(), nl=False)
         return
     if not rows:
         click.echo("no alerts waiting: the outbox is empty")
         return
+    # rich is imported on use: `driftd --help` starts without it.
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(pad_edge=False)
     for column in (
         "id",

@@ -6,12 +6,12 @@ without importing the group that registers them.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from driftd.config import Config, find_config
-from driftd.config.load import load
+if TYPE_CHECKING:
+    from driftd.config import Config
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 
@@ -27,6 +27,10 @@ class State:
     @property
     def config(self) -> Config:
         if self._config is None:
+            # Imported here: --help and --version need no config (pydantic is slow to import).
+            from driftd.config import find_config
+            from driftd.config.load import load
+
             self._config = load(find_config(self.config_path))
         return self._config
 
