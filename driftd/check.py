@@ -7,10 +7,15 @@ with the reason, and the other environments are still checked.
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftd import snapshot
@@ -49,23 +54,21 @@ def check_environment(
     attribution: bool = True,
     for_store: bool = False,
     audit_state: AuditState | None = None,
+    fast: FastPath | None = None,
 ) -> EnvironmentReport:
     """Check one environment against its baseline; never raises for expected failures.
 
     ``for_store`` (the daemon) also returns the content hashes and the live
     snapshot a recorded run needs; without it nothing large outlives the call.
     ``audit_state`` is where audit sources keep their cursors and events (the
-    state store's; without it, one is opened for this check).
+    state store's; without it, one is opened for this check). ``fast`` (the
+    daemon's) reuses the last full check while nothing it read has changed.
     """
-    name = env.name
     rules = rules or RuleSet(env.config.rules)
-    try:
-        baseline, live = snapshot.take_with_baseline(env)  # read side by side
-    except DriftdError as exc:
-        log.info("%s: check failed: %s", name, exc.message)
-        return EnvironmentReport(name=name, status="error", error=str(exc))
-    ignore = [IgnoreRule.parse(g) for g in env.settings.ignore]
-    items = evaluate(name, baseline, live, rules, ignore)
+    outcome = _reused(env, fast) or _full(env, rules, for_store, fast)
+    if isinstance(outcome, EnvironmentReport):
+        return outcome  # the error report
+    items = outcome.items
     if attribution and env.audit:
         from driftd.attribute.match import attribute
 
@@ -74,15 +77,151 @@ def check_environment(
         with _state(env.config, audit_state) as (state, problems):
             problems += attribute(env, items, None, datetime.now(UTC), state=state)
         for problem in problems:
-            log.warning("%s: attribution: %s", name, problem)
+            log.warning("%s: attribution: %s", env.name, problem)
         rules.after_attribution(items)  # rules that read the review (e.g. hoop approvals)
-    report = EnvironmentReport(name=name, status="drift" if items else "clean", drift=items)
+    report = EnvironmentReport(name=env.name, status="drift" if items else "clean", drift=items)
     if for_store:
-        # The hash of the very baseline diffed here (not a second read of the file).
-        report.baseline_hash = snapshot.content_hash(baseline)
-        report.snapshot_hash = snapshot.content_hash(live)
-        report.snapshot = live
+        report.baseline_hash, report.snapshot_hash = outcome.baseline_hash, outcome.snapshot_hash
+        report.snapshot = outcome.live
     return report
+
+
+@dataclass
+class Evaluated:
+    """A check before attribution: its drift items and what a recorded run needs."""
+
+    items: list[DriftItem]
+    baseline_hash: str | None = None
+    snapshot_hash: str | None = None
+    live: snapshot.Snapshot | None = None  # None when reused (the baseline is unchanged)
+
+
+def _full(
+    env: ResolvedEnvironment, rules: RuleSet, for_store: bool, fast: FastPath | None
+) -> Evaluated | EnvironmentReport:
+    """Snapshot, read the baseline, diff, apply the rules."""
+    seen = fast.before_full(env) if fast is not None else None
+    try:
+        baseline, live = snapshot.take_with_baseline(env)  # read side by side
+    except DriftdError as exc:
+        log.info("%s: check failed: %s", env.name, exc.message)
+        return EnvironmentReport(name=env.name, status="error", error=str(exc))
+    ignore = [IgnoreRule.parse(g) for g in env.settings.ignore]
+    out = Evaluated(evaluate(env.name, baseline, live, rules, ignore))
+    if for_store or seen is not None:
+        # The hash of the very baseline diffed here (not a second read of the file).
+        out.baseline_hash = snapshot.content_hash(baseline)
+        out.snapshot_hash = snapshot.content_hash(live)
+        out.live = live if for_store else None
+    if fast is not None and seen is not None:
+        fast.remember(env, seen, out)
+    return out
+
+
+def _reused(
+    env: ResolvedEnvironment, fast: FastPath | None
+) -> Evaluated | EnvironmentReport | None:
+    return fast.reuse(env) if fast is not None else None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a full check saw before it read anything: compared at the next check."""
+
+    fingerprint: str
+    baseline: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Full:
+    seen: _Seen
+    evaluated: Evaluated
+    at: float
+
+
+class FastPath:
+    """The daemon's memory of each environment's last full check: the no-change fast path.
+
+    Before a check the engine's catalog fingerprint is read (one cheap query,
+    ``driftd.collect.postgres.fingerprint``). When it and the baseline file are
+    what they were when the last full check started, and that check is younger
+    than ``full_snapshot_every``, its drift items are used again: no snapshot,
+    no baseline parse, no diff (attribution and alerts run as always). Both are
+    read *before* the full check they are remembered with, so a change made
+    during it makes the next comparison differ, never the other way round.
+    Forget everything when the rules change (a config reload).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: dict[str, _Full] = {}
+        self._pending: dict[str, _Seen] = {}
+        self._lock = threading.Lock()
+        self.reused = 0  # checks answered from memory (a count for tests and logs)
+
+    def _see(self, env: ResolvedEnvironment) -> _Seen | DriftdError | None:
+        """The fingerprint and baseline stamp now; the error when the database cannot
+        be reached (the full check would only wait for the same timeout again)."""
+        if env.settings.full_snapshot_every <= 0:
+            return None
+        from driftd.collect import Target, fingerprinter
+
+        try:
+            target = Target.of(env)
+            read = fingerprinter(target)
+            if read is None:
+                return None
+            stamp = _stamp(env.baseline_path)  # first: a file written during the read differs
+            return _Seen(read(target), stamp)
+        except DriftdError as exc:
+            return exc
+        except Exception as exc:  # the full check reports what is wrong
+            log.debug("%s: no fingerprint (%s): a full check", env.name, type(exc).__name__)
+            return None
+
+    def reuse(self, env: ResolvedEnvironment) -> Evaluated | EnvironmentReport | None:
+        seen = self._see(env)
+        if isinstance(seen, DriftdError):
+            log.info("%s: check failed: %s", env.name, seen.message)
+            return EnvironmentReport(name=env.name, status="error", error=str(seen))
+        with self._lock:
+            last = self._last.get(env.name)
+            if seen is not None:
+                self._pending[env.name] = seen
+        if (
+            seen is None
+            or last is None
+            or last.seen != seen
+            or self._clock() - last.at >= env.settings.full_snapshot_every
+        ):
+            return None
+        self.reused += 1
+        log.debug("%s: catalog and baseline unchanged: the last full check is reused", env.name)
+        e = last.evaluated
+        return Evaluated(copy.deepcopy(e.items), e.baseline_hash, e.snapshot_hash, None)
+
+    def before_full(self, env: ResolvedEnvironment) -> _Seen | None:
+        """What ``reuse`` saw just before (read once per check)."""
+        with self._lock:
+            return self._pending.pop(env.name, None)
+
+    def remember(self, env: ResolvedEnvironment, seen: _Seen, out: Evaluated) -> None:
+        kept = Evaluated(copy.deepcopy(out.items), out.baseline_hash, out.snapshot_hash, None)
+        with self._lock:
+            self._last[env.name] = _Full(seen, kept, self._clock())
+
+    def forget(self) -> None:
+        with self._lock:
+            self._last.clear()
+            self._pending.clear()
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    try:
+        st = path.stat()
+    except OSError:
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @contextmanager

@@ -98,3 +98,17 @@ def collector(target: Target) -> Callable[..., Collected]:
 def collect(target: Target) -> Collected:
     """Read ``target`` with the collector for its engine."""
     return collector(target)(target)
+
+
+def fingerprinter(target: Target) -> Callable[[Target], str] | None:
+    """The engine's cheap catalog fingerprint (``<engine module>.fingerprint``), if it
+    has one: equal fingerprints promise an equal snapshot (the no-change fast path)."""
+    base = ENGINES.get(dialect_of(target.url), FALLBACK)
+    try:
+        module = importlib.import_module(base + ".fingerprint")
+    except ModuleNotFoundError as exc:
+        if exc.name != base + ".fingerprint":
+            raise
+        return None
+    read: Callable[[Target], str] = module.fingerprint
+    return read

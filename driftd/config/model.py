@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -69,6 +69,9 @@ class DriftdSection(_Strict):
     state_password_file: str | None = None
     # Daemons sharing a PostgreSQL store hold an environment for this long per renewal.
     lease_duration: Duration = 30.0
+    # /healthz answers 503 when the daemon's newest successful check is older than
+    # this (0: off); set it above the longest schedule.
+    healthz_max_check_age: Duration = 0.0
 
 
 class Environment(_Strict):
@@ -95,6 +98,10 @@ class Environment(_Strict):
     attribution_lookback: Duration = 86400.0  # 24h
     # How long drift first seen without an author is looked up again (late audit data).
     late_attribution: Duration = 3600.0  # 1h
+    # The daemon's no-change fast path (PostgreSQL): while the catalog fingerprint and
+    # the baseline file are unchanged the last full check is reused, but a full
+    # snapshot still runs at least this often; 0 turns the fast path off.
+    full_snapshot_every: Duration = 3600.0  # 1h
 
     @model_validator(mode="after")
     def _one_url(self) -> Environment:
@@ -208,13 +215,23 @@ class Config(_Strict):
 
     # -- paths ---------------------------------------------------------------
 
-    def resolve_path(self, value: str) -> Path:
+    def resolve_path(self, value: str, where: str | None = None) -> Path:
+        """``value`` with ``~`` and ``$VAR``/``${VAR}`` expanded, relative to the config
+        file. An unset variable is an error naming it (``where``: the key), never a
+        literal ``${CREDENTIALS_DIRECTORY}`` directory."""
+        unset = [v for v in unset_variables(value) if v not in os.environ]
+        if unset:
+            raise ConfigError(
+                f"{where + ': ' if where else ''}{value!r} uses ${{{unset[0]}}}, which is not set",
+                f"set {unset[0]} (systemd sets CREDENTIALS_DIRECTORY for LoadCredential=) "
+                "or write the path out",
+            )
         path = Path(os.path.expandvars(os.path.expanduser(value)))
         return path if path.is_absolute() else self.base_dir / path
 
     @property
     def baselines_dir(self) -> Path:
-        return self.resolve_path(self.driftd.baselines_dir)
+        return self.resolve_path(self.driftd.baselines_dir, "driftd.baselines_dir")
 
     def environment(self, name: str) -> Environment:
         try:
@@ -269,7 +286,7 @@ class Config(_Strict):
                 )
             return value
         if file:
-            path = self.resolve_path(file)
+            path = self.resolve_path(file, f"{where}_file")
             try:
                 return path.read_text().rstrip("\r\n")
             except OSError as exc:
@@ -339,6 +356,14 @@ _GENERIC_HOME = "put the credential in the matching *_env or *_file setting"
 
 # URL keys whose type refuses credentials itself, with its own words.
 _TYPED_URL_CHECKS = {("alerts", "alertmanager", "url")}
+
+
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def unset_variables(value: str) -> list[str]:
+    """The ``$VAR`` and ``${VAR}`` names in ``value`` (set or not: the caller looks)."""
+    return [m.group(1) or m.group(2) for m in _VARIABLE.finditer(value)]
 
 
 def _secret_home(section: str, type_name: str, key: str) -> str:
@@ -425,7 +450,7 @@ def _format_errors(exc: ValidationError, text: str, path: Path) -> str:
         key = ".".join(loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling against config.example.toml)"
+            msg = _unknown_key(loc)
         elif err["type"] == "missing":
             msg = "required key is missing"
         line = _locate(text, loc)
@@ -434,6 +459,39 @@ def _format_errors(exc: ValidationError, text: str, path: Path) -> str:
     if len(exc.errors()) > 5:
         lines.append(f"... and {len(exc.errors()) - 5} more")
     return "invalid configuration\n" + "\n".join(lines)
+
+
+def _unknown_key(loc: Sequence[str]) -> str:
+    """``unknown key``, with the closest known key of that table when one is close."""
+    import difflib
+
+    known = _known_keys(loc[:-1])
+    close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6) if loc else []
+    what = "unknown section" if len(loc) == 1 else "unknown key"
+    if close:
+        return f"{what}; did you mean {'.'.join([*loc[:-1], close[0]])!r}?"
+    return f"{what} (check the spelling against config.example.toml)"
+
+
+def _known_keys(loc: Sequence[str]) -> list[str]:
+    """The keys a strict table at ``loc`` may hold ([] when not known: typed tables)."""
+    from typing import get_args, get_origin
+
+    model: Any = Config
+    rest = list(loc)
+    while rest:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field_ = model.model_fields.get(rest.pop(0))
+        if field_ is None:
+            return []
+        model = field_.annotation
+        if get_origin(model) in (dict, list) and rest:  # a NAME or an index: its value
+            model = get_args(model)[-1]
+            rest.pop(0)
+    if not (isinstance(model, type) and issubclass(model, _Strict)):
+        return []
+    return [n for n in model.model_fields if n != "base_dir"]
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
@@ -448,10 +506,15 @@ def _locate(text: str, loc: Sequence[str]) -> int | None:
     """Best-effort line number of the TOML key at ``loc`` (1-based)."""
     best: tuple[int, int] | None = None  # (matched depth, line)
     table: list[str] = []
+    arrays: dict[str, int] = {}  # [[name]] seen so far: the next one's index
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(line)
         if header:
             table = _split_dotted(header.group(1))
+            if line.lstrip().startswith("[["):  # an array of tables: loc has its index
+                index = arrays.get(header.group(1), 0)
+                arrays[header.group(1)] = index + 1
+                table.append(str(index))
             candidate = table
         else:
             key = _KEY.match(line)
@@ -463,6 +526,8 @@ def _locate(text: str, loc: Sequence[str]) -> int | None:
             if have != want:
                 break
             depth += 1
-        if depth == len(candidate) and depth and (best is None or depth > best[0]):
+        # A header below the key counts too: an unknown section ``[environment.a]``.
+        whole = depth == len(candidate) or depth == len(loc)
+        if whole and depth and (best is None or depth > best[0]):
             best = (depth, number)
     return best[1] if best else None

@@ -33,7 +33,7 @@ from driftd.alerts import metrics as alert_metrics
 from driftd.attribute.sources import default_state_path
 from driftd.attribute.sources.state import AuditState
 from driftd.attribute.sources.store_state import StoreAuditState, import_json_state
-from driftd.check import check_environment
+from driftd.check import FastPath, check_environment
 from driftd.config import Config, Environment, ResolvedEnvironment
 from driftd.config.load import load
 from driftd.daemon import logs
@@ -96,8 +96,10 @@ class Checker:
         on_store: Callable[[str | None], None] = lambda problem: None,
         hooks: Sequence[repo.RunHook] = (),
         audit_state: AuditState | None = None,
+        fast: FastPath | None = None,
     ) -> None:
         self.store = store
+        self.fast = fast  # the no-change fast path (the daemon's, not `run --once`'s)
         # Audit cursors and events live in the store, shared by the whole fleet.
         self.audit_state = audit_state or StoreAuditState(store)
         self.hooks = hooks
@@ -188,7 +190,7 @@ class Checker:
             logs.bind(environment=name)  # every line this check logs names its environment
             try:
                 box["report"] = check_environment(
-                    env, rules, for_store=True, audit_state=self.audit_state
+                    env, rules, for_store=True, audit_state=self.audit_state, fast=self.fast
                 )
             except Exception as exc:  # a bug, or an error the collector did not wrap
                 log.exception("%s: check crashed", name, extra={"environment": name})
@@ -356,6 +358,7 @@ class Daemon(SchedulerEvents):
             self._set_store_problem,
             self.run_hooks,
             audit_state=StoreAuditState(self.store, on_poll=self.metrics.audit_polled),
+            fast=FastPath(),
         )
         self._lease_tick()
         self.scheduler = Scheduler(self._job, section.max_concurrent_checks, self)
@@ -555,6 +558,8 @@ class Daemon(SchedulerEvents):
             log.warning("these settings change only at the next restart: %s", ", ".join(later))
         self.config, self.rules, self.plans = new, rules, plans
         self.envs = {e.name: e for e in new.resolve_all()}
+        if self.checker is not None and self.checker.fast is not None:
+            self.checker.fast.forget()  # the rules or settings may have changed
         if not self.debug:
             logging.getLogger().setLevel(new.driftd.log_level.upper())
         if self.leases is not None and hasattr(self.leases, "duration"):

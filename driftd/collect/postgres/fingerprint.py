@@ -1,0 +1,140 @@
+"""A cheap fingerprint of everything the PostgreSQL collector reads (the no-change fast path).
+
+Most checks find nothing, and a full snapshot of a large catalog costs seconds.
+The fingerprint is one query that reads no object definitions: for every
+``pg_catalog`` relation that a collector query (``sql/*.sql``) names, a row
+count and the sum of a 64-bit hash over each row's version:
+
+- a catalog **table** the role may read whole: ``hash(xmin, ctid)`` per row.
+  Every DDL statement writes new row versions (a new ``xmin`` and ``ctid``)
+  in the catalogs it changes, so any change to what the collector reads
+  changes the sum; a change that only rewrites rows (VACUUM FULL, freezing)
+  changes it too, which merely costs one full snapshot.
+- a **view** (``pg_roles``, ``pg_settings``, ``pg_user_mappings``) or a table
+  the role may read only in part (``pg_subscription``): ``hash(row text)`` over
+  the columns it may read. These are small (roles, settings), and settings
+  changed by a reload live in no catalog row at all.
+- ``pg_class``, ``pg_index``, ``pg_sequence``: ``hash(row text)`` without
+  the columns that maintenance rewrites (``relfilenode``, ``relpages``,
+  ``indisclustered``, ...), which no query reads.
+
+Shared catalogs are narrowed to this database's rows where the queries are
+(``pg_database``, ``pg_db_role_setting``, ``pg_subscription``).
+
+The relations are derived from the SQL files, so a kind added with its SQL
+file is covered with nothing more to write; ``tests/test_fingerprint.py``
+runs every golden scenario and fails when a change leaves the fingerprint
+unchanged. Equal fingerprints mean the snapshot would be equal; a different
+fingerprint says nothing (the full snapshot decides).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from driftd.collect import Target
+from driftd.collect.postgres.errors import _connect_error, make_url
+from driftd.collect.postgres.read import _connect_params, _display_url
+
+# SQL files that are not part of a snapshot (lock diagnosis after a lock timeout).
+NOT_SNAPSHOT = frozenset({"lock_holders"})
+# Relations of pg_catalog that change on their own or per session, never with the schema.
+VOLATILE = frozenset({"pg_locks", "pg_stat_activity", "pg_statistic", "pg_statistic_ext_data"})
+# Catalogs whose rows maintenance rewrites (VACUUM FULL, CLUSTER, TRUNCATE, REINDEX,
+# REFRESH, ANALYZE, a sequence's RESTART) without a schema change: hashed by content,
+# without the columns listed, which no query reads (a test checks that), so a nightly
+# TRUNCATE does not cost a full snapshot.
+MAINTENANCE_COLUMNS = {
+    "pg_class": frozenset(
+        {"relfilenode", "relpages", "reltuples", "relallvisible", "relfrozenxid", "relminmxid"}
+    ),
+    "pg_index": frozenset({"indisclustered"}),
+    "pg_sequence": frozenset(),
+}
+
+# Shared catalogs (one per cluster) narrowed to the rows of this database, which is all
+# their queries read: another database created or altered on the server is no change here.
+_THIS_DB = "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
+SCOPE = {
+    "pg_database": "datname = current_database()",
+    "pg_db_role_setting": f"setdatabase IN (0, {_THIS_DB})",
+    "pg_subscription": f"subdbid = {_THIS_DB}",
+}
+
+_NAME = re.compile(r"\bpg_[a-z_]+\b")
+
+# Which pg_catalog relations of those named exist here, and how much the role may read.
+_PLAN = """
+SELECT c.relname, c.relkind IN ('r', 'p') AND has_table_privilege(c.oid, 'SELECT') AS whole,
+       array_agg(a.attname ORDER BY a.attnum)
+         FILTER (WHERE has_column_privilege(c.oid, a.attnum, 'SELECT')) AS columns
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind IN ('r', 'p', 'v')
+  AND c.relname = ANY(%(names)s)
+GROUP BY c.oid, c.relname, c.relkind
+ORDER BY c.relname
+"""
+
+
+@functools.cache
+def catalog_names() -> tuple[str, ...]:
+    """Every ``pg_*`` name in the collector's SQL files (functions too: the plan
+    keeps only the relations)."""
+    folder = resources.files("driftd.collect.postgres").joinpath("sql")
+    names: set[str] = set()
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql") and entry.name[:-4] not in NOT_SNAPSHOT:
+            names.update(_NAME.findall(entry.read_text("utf-8")))
+    return tuple(sorted(names - VOLATILE))
+
+
+def _term(relname: str, whole: bool, columns: list[str] | None) -> pgsql.Composable:
+    rel = pgsql.Identifier("pg_catalog", relname)
+    skip = MAINTENANCE_COLUMNS.get(relname)
+    if skip is not None:
+        whole, columns = False, [c for c in columns or [] if c not in skip]
+    if whole:
+        row: pgsql.Composable = pgsql.SQL("xmin::text || ':' || ctid::text")
+    else:
+        cols = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns or [])
+        row = pgsql.SQL("ROW({})::text").format(cols) if columns else pgsql.SQL("''")
+    where = pgsql.SQL(" WHERE " + SCOPE[relname] if relname in SCOPE else "")
+    return pgsql.SQL(
+        "(SELECT count(*)::text || ':' || coalesce(sum(hashtextextended({row}, 0)), 0)::text"
+        " FROM {rel}{where})"
+    ).format(row=row, rel=rel, where=where)
+
+
+def fingerprint(target: Target) -> str:
+    """The fingerprint of ``target``'s catalog: a hex digest, equal only while
+    nothing the collector reads has changed. Raises CollectError when the database
+    cannot be reached (the caller then takes the full snapshot, which reports it)."""
+    url = make_url(target.url)
+    params = _connect_params(url, target.connect_timeout)
+    try:
+        conn: psycopg.Connection[Any] = psycopg.connect(**params)
+    except psycopg.Error as exc:
+        raise _connect_error(exc, _display_url(target), url) from exc
+    with conn:
+        # One snapshot for the plan and the sums, read-only like every read of driftd.
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, true)",
+            (f"{max(1, int(target.statement_timeout * 1000))}ms",),
+        )
+        plan = conn.execute(_PLAN, {"names": list(catalog_names())}).fetchall()
+        terms = [_term(name, whole, columns) for name, whole, columns in plan]
+        query = pgsql.SQL("SELECT ARRAY[{}]").format(pgsql.SQL(", ").join(terms))
+        row = conn.execute(query).fetchone()
+        conn.execute("COMMIT")
+    sums = row[0] if row else []
+    text = "\n".join(f"{name}={value}" for (name, _, _), value in zip(plan, sums, strict=True))
+    return hashlib.sha256(text.encode()).hexdigest()
