@@ -59,8 +59,11 @@ class PrivateCluster:
 
 
 @contextmanager
-def private_cluster(settings: dict[str, str] | None = None) -> Iterator[PrivateCluster]:
-    """A running cluster with ``settings`` in postgresql.conf (values as written there)."""
+def private_cluster(
+    settings: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[PrivateCluster]:
+    """A running cluster with ``settings`` in postgresql.conf (values as written there),
+    on ``port`` (default: a free one)."""
     if not (PG_BIN / "initdb").exists():
         raise AssertionError(
             "PostgreSQL 15 server binaries are missing (apt-get install postgresql-15)"
@@ -76,7 +79,7 @@ def private_cluster(settings: dict[str, str] | None = None) -> Iterator[PrivateC
             *("-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"),
         )
         assert done.returncode == 0, done.stderr
-        port = free_port()
+        port = port or free_port()
         conf = {
             "port": str(port),
             "listen_addresses": "'127.0.0.1'",

@@ -44,7 +44,7 @@ from driftd.daemon.sdnotify import notify, watchdog_interval
 from driftd.drift import EnvironmentReport, Report
 from driftd.errors import ConfigError, DriftdError
 from driftd.rules import RuleSet
-from driftd.store import Store, first_line, open_store, repo
+from driftd.store import Store, StoreUnavailable, first_line, open_store, repo
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,13 @@ class Daemon(SchedulerEvents):
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
         try:
-            self._start()
+            try:
+                self._start()
+            except StoreUnavailable:
+                if self._stop_requested:  # stopped while waiting for the store
+                    log.info("stopped before the state store came back")
+                    return 0
+                raise
             self._loop()
         finally:
             self._shutdown()
@@ -325,10 +331,30 @@ class Daemon(SchedulerEvents):
 
     # -- start / loop / stop ---------------------------------------------------
 
+    def _open_store(self, config: Config) -> Store:
+        """The state store, waiting for its server while it cannot be reached: a store
+        that comes back later is not a reason to exit (under systemd, TimeoutStartSec
+        bounds the wait). A store that refuses driftd for good is an error at once."""
+        delay = 1.0
+        while True:
+            try:
+                return open_store(
+                    config, migrate=True, pool_size=config.driftd.max_concurrent_checks + 3
+                )
+            except StoreUnavailable as exc:
+                if self._stop_requested:
+                    raise
+                log.warning("waiting for the state store (retry in %.0fs): %s", delay, exc.message)
+                notify(f"STATUS=waiting for the state store: {exc.message}"[:200])
+                self._sleep(delay)  # a signal wakes it: SIGTERM stops the wait
+                if self._stop_requested:
+                    raise
+                delay = min(delay * 2, 30.0)
+
     def _start(self) -> None:
         config = self.config
         section = config.driftd
-        self.store = open_store(config, migrate=True, pool_size=section.max_concurrent_checks + 3)
+        self.store = self._open_store(config)
         log.info("state store ready", extra={"store": self.store.display_url})
         _import_audit_state(self.store, config)
         self.leases = for_store(self.store, self.daemon_id, section.lease_duration)

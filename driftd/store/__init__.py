@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftd.config import Config
 from driftd.errors import DriftdError, first_line
-from driftd.store.errors import DriftNotFound, StoreError, StoreMissing
+from driftd.store.errors import DriftNotFound, StoreError, StoreMissing, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreMissing",
+    "StoreUnavailable",
     "first_line",
     "open_store",
 ]
@@ -138,11 +139,24 @@ def open_store(config: Config, *, migrate: bool, pool_size: int = 5) -> Store:
         raise
     except Exception as exc:
         engine.dispose()
-        raise StoreError(
+        error = StoreUnavailable if _unreachable(url, exc) else StoreError
+        raise error(
             f"state store {shown}: {first_line(exc)}",
             "check [driftd] state_url, that the server is up and that driftd may write there",
         ) from None
     return store
+
+
+def _unreachable(url: URL, exc: Exception) -> bool:
+    """A server store that refused or dropped the connection (not a refused login or
+    a missing database, which waiting does not fix)."""
+    from sqlalchemy.exc import OperationalError
+
+    if url.get_backend_name() == "sqlite" or not isinstance(exc, OperationalError):
+        return False
+    text = str(exc.orig).lower()
+    permanent = ("password authentication", "does not exist", "no pg_hba.conf", "permission")
+    return not any(p in text for p in permanent)
 
 
 def _private_file(path: Path) -> None:

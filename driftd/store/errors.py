@@ -15,3 +15,8 @@ class StoreMissing(StoreError):
 
 class DriftNotFound(StoreError):
     """No recorded drift item has this id."""
+
+
+class StoreUnavailable(StoreError):
+    """The state store's server cannot be reached now (it may come back: the daemon
+    waits for it at start instead of exiting)."""
