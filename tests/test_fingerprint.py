@@ -51,8 +51,9 @@ def cluster() -> Iterator[PrivateCluster]:
         yield c
 
 
-def _fingerprint(cluster: PrivateCluster, db: str) -> str:
-    return fingerprint(Target(environment="t", url=cluster.url(db)))
+def _fingerprint(cluster: PrivateCluster, run: Run) -> str:
+    # The scenarios' environment watches the roles named {{prefix}}*, as in test_scenarios.
+    return fingerprint(Target(environment="t", url=cluster.url(run.db), roles=(run.prefix + "*",)))
 
 
 def _execute(cluster: PrivateCluster, run: Run, script: str) -> None:
@@ -68,10 +69,10 @@ def test_a_change_changes_the_fingerprint(cluster: PrivateCluster, scenario: Sce
         admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
     try:
         _execute(cluster, run, scenario.read("before.sql") or "")
-        before = _fingerprint(cluster, run.db)
-        assert _fingerprint(cluster, run.db) == before, "the fingerprint of an idle database moved"
+        before = _fingerprint(cluster, run)
+        assert _fingerprint(cluster, run) == before, "the fingerprint of an idle database moved"
         _execute(cluster, run, scenario.read("after.sql") or "")
-        after = _fingerprint(cluster, run.db)
+        after = _fingerprint(cluster, run)
     finally:
         with cluster.connect() as admin:
             admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
@@ -80,6 +81,29 @@ def test_a_change_changes_the_fingerprint(cluster: PrivateCluster, scenario: Sce
         assert after != before, f"{scenario.name}: driftd reports a change the fingerprint missed"
     elif not reported and scenario.name not in MOVES_WITHOUT_DRIFT:
         assert after == before, f"{scenario.name}: a data-only change moved the fingerprint"
+
+
+def test_other_roles_count_by_name_only(cluster: PrivateCluster) -> None:
+    """A role the environment does not watch: its attributes are not in the snapshot,
+    but its name is, wherever it owns or was granted something."""
+    run = Run(PG_SCENARIOS[0])
+    other = f"other_{run.token}"
+    with cluster.connect() as admin:
+        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
+        admin.execute(f"CREATE ROLE {other}")  # type: ignore[arg-type]
+    try:
+        _execute(cluster, run, f"CREATE TABLE t (id int); ALTER TABLE t OWNER TO {other};")
+        before = _fingerprint(cluster, run)
+        with cluster.connect() as admin:
+            admin.execute(f"ALTER ROLE {other} SUPERUSER PASSWORD 'x' CONNECTION LIMIT 3")  # type: ignore[arg-type]
+        assert _fingerprint(cluster, run) == before
+        with cluster.connect() as admin:
+            admin.execute(f"ALTER ROLE {other} RENAME TO {other}_b")  # type: ignore[arg-type]
+        assert _fingerprint(cluster, run) != before  # the table's owner reads differently
+    finally:
+        with cluster.connect() as admin:
+            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f"DROP ROLE {other}_b")  # type: ignore[arg-type]
 
 
 def test_the_fingerprint_covers_the_catalogs_of_every_query() -> None:

@@ -10,7 +10,7 @@ count and the sum of a 64-bit hash over each row's version:
   in the catalogs it changes, so any change to what the collector reads
   changes the sum; a change that only rewrites rows (VACUUM FULL, freezing)
   changes it too, which merely costs one full snapshot.
-- a **view** (``pg_roles``, ``pg_settings``, ``pg_user_mappings``) or a table
+- a **view** (``pg_settings``, ``pg_user_mappings``) or a table
   the role may read only in part (``pg_subscription``): ``hash(row text)`` over
   the columns it may read. These are small (roles, settings), and settings
   changed by a reload live in no catalog row at all.
@@ -19,7 +19,9 @@ count and the sum of a 64-bit hash over each row's version:
   ``indisclustered``, ...), which no query reads.
 
 Shared catalogs are narrowed to this database's rows where the queries are
-(``pg_database``, ``pg_db_role_setting``, ``pg_subscription``).
+(``pg_database``, ``pg_db_role_setting``, ``pg_subscription``), and the role
+catalogs (``pg_roles``, ``pg_auth_members``, ``pg_db_role_setting``) to the
+rows about a role the environment watches (its ``roles`` globs).
 
 The relations are derived from the SQL files, so a kind added with its SQL
 file is covered with nothing more to write; ``tests/test_fingerprint.py``
@@ -47,6 +49,9 @@ from driftd.collect.postgres.read import _connect_params, _display_url
 NOT_SNAPSHOT = frozenset({"lock_holders"})
 # Relations of pg_catalog that change on their own or per session, never with the schema.
 VOLATILE = frozenset({"pg_locks", "pg_stat_activity", "pg_statistic", "pg_statistic_ext_data"})
+# Named in the queries but read through a view that is fingerprinted instead:
+# pg_authid only as ``'pg_authid'::regclass``, its rows through pg_roles (role-scoped).
+READ_THROUGH_VIEWS = frozenset({"pg_authid"})
 # Catalogs whose rows maintenance rewrites (VACUUM FULL, CLUSTER, TRUNCATE, REINDEX,
 # REFRESH, ANALYZE, a sequence's RESTART) without a schema change: hashed by content,
 # without the columns listed, which no query reads (a test checks that), so a nightly
@@ -64,11 +69,28 @@ MAINTENANCE_COLUMNS = {
 _THIS_DB = "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
 SCOPE = {
     "pg_database": "datname = current_database()",
-    "pg_db_role_setting": f"setdatabase IN (0, {_THIS_DB})",
     "pg_subscription": f"subdbid = {_THIS_DB}",
+}
+# Cluster-wide catalogs about roles, narrowed (in Python, with the collector's own globs)
+# to what the snapshot shows: a row about a watched role counts whole; of any other role
+# only its name counts (a renamed role is renamed in every owner and grant shown), so a
+# password or attribute changed by another application on a shared server is no change
+# here. Each row gives the roles it is about (none: always whole) and, for pg_roles, the
+# hash of the name alone.
+ROLE_SCOPED = {
+    "pg_roles": "SELECT ARRAY[t.rolname::text], hashtextextended(t::text, 0),"
+    " hashtextextended(t.oid::text || ':' || t.rolname, 0) FROM pg_catalog.pg_roles t",
+    "pg_auth_members": "SELECT ARRAY[pg_get_userbyid(t.roleid)::text,"
+    " pg_get_userbyid(t.member)::text], hashtextextended(t::text, 0), NULL::bigint"
+    " FROM pg_catalog.pg_auth_members t",
+    "pg_db_role_setting": "SELECT CASE WHEN t.setrole = 0 THEN ARRAY[]::text[]"
+    " ELSE ARRAY[pg_get_userbyid(t.setrole)::text] END, hashtextextended(t::text, 0),"
+    " NULL::bigint FROM pg_catalog.pg_db_role_setting t"
+    f" WHERE t.setdatabase IN (0, {_THIS_DB})",
 }
 
 _NAME = re.compile(r"\bpg_[a-z_]+\b")
+_COMMENT = re.compile(r"--[^\n]*")
 
 # Which pg_catalog relations of those named exist here, and how much the role may read.
 _PLAN = """
@@ -92,8 +114,9 @@ def catalog_names() -> tuple[str, ...]:
     names: set[str] = set()
     for entry in folder.iterdir():
         if entry.name.endswith(".sql") and entry.name[:-4] not in NOT_SNAPSHOT:
-            names.update(_NAME.findall(entry.read_text("utf-8")))
-    return tuple(sorted(names - VOLATILE))
+            text = _COMMENT.sub("", entry.read_text("utf-8"))
+            names.update(_NAME.findall(text))
+    return tuple(sorted(names - VOLATILE - READ_THROUGH_VIEWS))
 
 
 def _term(relname: str, whole: bool, columns: list[str] | None) -> pgsql.Composable:
@@ -131,10 +154,26 @@ def fingerprint(target: Target) -> str:
             (f"{max(1, int(target.statement_timeout * 1000))}ms",),
         )
         plan = conn.execute(_PLAN, {"names": list(catalog_names())}).fetchall()
+        plan = [p for p in plan if p[0] not in ROLE_SCOPED]
         terms = [_term(name, whole, columns) for name, whole, columns in plan]
         query = pgsql.SQL("SELECT ARRAY[{}]").format(pgsql.SQL(", ").join(terms))
         row = conn.execute(query).fetchone()
+        parts = [
+            f"{name}={value}"
+            for (name, _, _), value in zip(plan, row[0] if row else [], strict=True)
+        ]
+        for name, sql in ROLE_SCOPED.items():
+            if name in catalog_names():
+                parts.append(f"{name}={_role_sum(conn.execute(sql).fetchall(), target)}")
         conn.execute("COMMIT")
-    sums = row[0] if row else []
-    text = "\n".join(f"{name}={value}" for (name, _, _), value in zip(plan, sums, strict=True))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _role_sum(rows: list[tuple[list[str], int, int | None]], target: Target) -> str:
+    kept = []
+    for roles, whole, name_only in rows:
+        if not roles or any(target.wants_role(r) for r in roles):
+            kept.append(whole)
+        elif name_only is not None:
+            kept.append(name_only)
+    return f"{len(kept)}:{sum(kept)}"

@@ -1,0 +1,118 @@
+"""The no-change fast path (issue 15), side by side with pg_dump on the same catalog.
+
+Alternates, for ``--repeat`` rounds after ``--warmup``:
+
+- ``pg_dump --schema-only`` of the database (the yardstick);
+- the catalog fingerprint alone (``driftd.collect.postgres.fingerprint``);
+- a daemon check of the unchanged database with the fast path warm
+  (``check_environment(..., fast=FastPath())`` after one full check): the
+  fingerprint, the baseline's stat and a copy of the remembered items;
+- the same check without the fast path (snapshot, baseline parse, diff).
+
+Prints the medians and writes ``bench/results/fastpath.{json,md}``. Needs the
+database that ``bench/generate.py`` builds (``python bench/run.py`` builds it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from driftd import snapshot  # noqa: E402
+from driftd.check import FastPath, check_environment  # noqa: E402
+from driftd.collect import Target  # noqa: E402
+from driftd.collect.postgres.fingerprint import fingerprint  # noqa: E402
+from driftd.config.load import parse  # noqa: E402
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=5432)
+    ap.add_argument("--user", default="postgres")
+    ap.add_argument("--db", default="driftd_bench")
+    ap.add_argument("--role-prefix", default="bb_")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=BENCH / "results")
+    a = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="driftd-fastpath-"))
+    url = f"postgresql+psycopg://{a.user}@{a.host}:{a.port}/{a.db}"
+    config = work / "driftd.toml"
+    config.write_text(f'[environments.bench]\nurl = "{url}"\nroles = ["{a.role_prefix}*"]\n')
+    env = parse(config.read_text(), config).resolve("bench")
+    snapshot.write_baseline(env, snapshot.to_bytes(snapshot.stable(snapshot.take(env))))
+    target = Target.of(env)
+    fast = FastPath()
+    first = check_environment(env, for_store=True, fast=fast)  # the full check it remembers
+    assert first.status == "clean", first.error or [i.object for i in first.drift]
+    dump = [
+        "pg_dump",
+        "--schema-only",
+        f"--host={a.host}",
+        f"--port={a.port}",
+        f"--username={a.user}",
+        a.db,
+    ]
+    runs: dict[str, Callable[[], Any]] = {
+        "pg_dump --schema-only": lambda: subprocess.run(
+            dump, check=True, stdout=subprocess.DEVNULL
+        ),
+        "fingerprint alone": lambda: fingerprint(target),
+        "daemon check, unchanged, fast path": lambda: check_environment(
+            env, for_store=True, fast=fast
+        ),
+        "daemon check, unchanged, full": lambda: check_environment(env, for_store=True),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(a.warmup + a.repeat):
+        for name, fn in runs.items():
+            t = _timed(fn)
+            if round_ >= a.warmup:
+                times[name].append(t)
+    reused = fast.reused
+    assert reused == a.warmup + a.repeat, f"the fast path was taken {reused} times"
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    base = medians["pg_dump --schema-only"]
+    result = {
+        "database": a.db,
+        "repeat": a.repeat,
+        "seconds": medians,
+        "ratio_to_pg_dump": {name: m / base for name, m in medians.items()},
+        "runs": times,
+    }
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "fastpath.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        f"# No-change fast path on `{a.db}` (median of {a.repeat}, alternated)",
+        "",
+        "| run | seconds | × pg_dump |",
+        "|---|---:|---:|",
+    ]
+    for name, m in medians.items():
+        lines.append(f"| {name} | {m:.3f} | {m / base:.3f} |")
+    (a.out / "fastpath.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
