@@ -553,3 +553,119 @@ def test_alertmanager_pair_one_instance_down(setup: Setup) -> None:
             store.close()
     finally:
         other.close()
+
+
+# -- claims: who sends a row, and what frees a claim (issue 17) ------------------------------
+
+
+def _claim(store: Store) -> tuple[str | None, datetime | None, str | None]:
+    with Session(store.engine) as s:
+        row = s.scalars(select(Delivery)).one()
+        return row.claim_owner, row.claimed_at, row.last_error
+
+
+def test_a_killed_processs_claim_is_freed_at_once_same_delivery(tmp_path: Path) -> None:
+    """SQLite: a process that dies mid-send leaves its claim (a 60 s+ lease); the next
+    process of this host frees it at its first pass and sends the same row."""
+    server = AlertServer()
+    try:
+        setup = Setup(tmp_path, "sqlite:///state.db", server)
+        config = setup.config(setup.hook('timeout = "60s"'))
+        store = setup.open(config)
+        (queued,) = enqueue(store, config, event(1, at=datetime.now(UTC)))
+        server.fail(1, 200, "ok", delay=60)  # the first send hangs
+        script = tmp_path / "dispatch.py"
+        script.write_text(DISPATCH)
+        proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "driftd.toml")])
+        try:
+            deadline = time.monotonic() + 30
+            while server._script:  # the hanging answer taken: the request is at the sink
+                assert time.monotonic() < deadline, "the first send never reached the sink"
+                time.sleep(0.02)
+            owner, claimed_at, last_error = _claim(store)
+            assert owner is not None and owner.split(":")[1] == str(proc.pid)
+            assert claimed_at is not None and last_error is None  # no note in last_error
+        finally:
+            proc.kill()
+            proc.wait(10)
+        server.answer(200, "ok")
+        started = time.monotonic()
+        stats = outbox.dispatch_due(store.engine, config)
+        assert stats.delivered == 1 and time.monotonic() - started < 5
+        (row,) = rows(store)
+        assert (row.id, row.state, row.claim_owner, row.claimed_at) == (
+            queued.id,
+            "delivered",
+            None,
+            None,
+        )
+        keys = [r.headers["idempotency-key"] for r in server.delivered()]
+        assert keys == [queued.idempotency_key]  # the same delivery, sent again
+        store.close()
+    finally:
+        server.close()
+
+
+def test_another_hosts_claim_waits_for_its_lease(setup: Setup) -> None:
+    config = setup.config(setup.hook())
+    store = setup.open(config)
+    try:
+        enqueue(store, config, event(1))
+        with Session(store.engine) as s, s.begin():
+            row = s.scalars(select(Delivery)).one()
+            row.claim_owner = "elsewhere.example:4242:abcdef"
+            row.claimed_at = T0
+            row.next_attempt_at = T0 + timedelta(seconds=90)  # its lease
+        assert outbox.dispatch_due(store.engine, config, T0 + timedelta(seconds=5)).attempted == 0
+        assert _claim(store)[0] == "elsewhere.example:4242:abcdef"
+        stats = outbox.dispatch_due(store.engine, config, T0 + timedelta(seconds=91))
+        assert stats.delivered == 1  # the lease ran out: anyone may send it
+        assert _claim(store)[0] is None
+    finally:
+        store.close()
+
+
+def test_migration_0005_upgrades_a_0004_store_and_moves_old_claims(setup: Setup) -> None:
+    """A store at revision 0004 with a claim noted the old way (in last_error) gets
+    the claim columns, the owner moved there, and its error note cleared."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from driftd.store import migrate, store_url
+
+    config = setup.config(setup.hook())
+    url = store_url(config)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrate.alembic_config(conn), "0004")
+            conn.execute(
+                text(
+                    "INSERT INTO alert_deliveries (sink, target, environment, kind,"
+                    " idempotency_key, payload, state, attempts, next_attempt_at, created_at,"
+                    " last_error) VALUES ('hook', '', 'prod', 'opened', :key, :payload,"
+                    " 'pending', 0, :at, :at, :err)"
+                ),
+                [
+                    {
+                        "key": key,
+                        "payload": json.dumps(event(1).to_json()),
+                        "at": T0.replace(tzinfo=None),
+                        "err": err,
+                    }
+                    for key, err in [
+                        ("k1", "sending: claimed by host-a:123:abc"),
+                        ("k2", "HTTP 503 from the sink"),
+                    ]
+                ],
+            )
+    finally:
+        engine.dispose()
+    store = setup.open(config)  # migrates to head
+    try:
+        with store.engine.connect() as conn:
+            assert migrate.current(conn) == migrate.head() == "0005"
+        got = {(r.idempotency_key, r.claim_owner, r.last_error) for r in rows(store)}
+        assert got == {("k1", "host-a:123:abc", None), ("k2", None, "HTTP 503 from the sink")}
+    finally:
+        store.close()

@@ -370,8 +370,8 @@ def test_csvlog_pgaudit(tmp_path: Path) -> None:
         ("alice", "CREATE TABLE shop.scratch (id int PRIMARY KEY)", False),
         ("alice", "DROP TABLE shop.scratch", False),
     ]
-    record = next(LineParser("csvlog", DEBIAN_PREFIX, UTC).csvlog(CSVLOG.encode(), "f", 0))
-    assert record is not None
+    record = next(LineParser("csvlog", DEBIAN_PREFIX, UTC).records(CSVLOG.encode(), "f", 0))
+    assert isinstance(record, LogRecord)
     assert (record.session_id, record.pid, record.sql_state) == ("6b13f93e.5710", "22288", "00000")
 
 
@@ -384,11 +384,12 @@ def test_jsonlog_pgaudit(tmp_path: Path) -> None:
         ("alice", "DROP TABLE shop.scratch", False),
     ]
     parser = LineParser("jsonlog", DEBIAN_PREFIX, UTC)
-    records = [r for r in parser.jsonlog(JSONLOG.encode(), "f", 0) if r is not None]
+    records = [r for r in parser.records(JSONLOG.encode(), "f", 0) if isinstance(r, LogRecord)]
     assert records[0].sql_state is None  # 00000 is left out of jsonlog
     assert [r.sql_state for r in records if r.severity == "ERROR"] == ["0A000", "42501"]
-    (verbose,) = parser.jsonlog(JSONLOG_VERBOSE.encode(), "f", 0)
-    assert verbose is not None and verbose.message.startswith("AUDIT: SESSION,1,1,ROLE,GRANT,")
+    (verbose,) = parser.records(JSONLOG_VERBOSE.encode(), "f", 0)
+    assert isinstance(verbose, LogRecord)
+    assert verbose.message.startswith("AUDIT: SESSION,1,1,ROLE,GRANT,")
 
 
 def test_incremental_reads_follow_appends_rotation_and_truncation(tmp_path: Path) -> None:
@@ -639,7 +640,7 @@ def test_audit_statement_fields() -> None:
         for r in LineParser("stderr", DEBIAN_PREFIX, UTC).records(
             (STDERR + STDERR_ONCE + STDERR_OFF).encode(), "f", 0
         )
-        if r is not None and r.message.startswith("AUDIT: ")
+        if isinstance(r, LogRecord) and r.message.startswith("AUDIT: ")
     ]
     assert audit_statement(lines[3]) == "GRANT SELECT ON shop.customers TO PUBLIC"
     # Passwords come redacted; made a literal so the statement parses (and is masked).

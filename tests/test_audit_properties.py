@@ -27,12 +27,19 @@ from driftd.attribute.sources.pglog import (
     BadRecord,
     EventBuilder,
     LineParser,
+    LogRecord,
     parse_log_time,
     prefix_regex,
     statement_message,
 )
 from driftd.attribute.sources.state import MemoryAuditState
-from driftd.attribute.sources.tail import csv_splitter, lines_splitter
+from driftd.attribute.sources.tail import (
+    csv_splitter,
+    csvlog_resync,
+    csvlog_splitter,
+    lines_splitter,
+    read_new,
+)
 from driftd.attribute.sqlrefs import analyze
 from driftd.config import Config
 from driftd.config.load import parse
@@ -254,3 +261,127 @@ def test_jsonl_lines_never_raise(tmp_path: Path, raw: bytes) -> None:
     result = PollResult()
     event = src.parse_line(raw, "k", result)
     assert event is not None or result.bad_records + result.unparsed_statements >= 0
+
+
+# -- one bad record never hides the good ones (issue 17) ------------------------------------
+
+GOOD_CSV = (
+    (Path(__file__).with_name("corpus") / "pgaudit" / "good.csv").read_bytes().splitlines(True)
+)
+GOOD_LOG = (
+    (Path(__file__).with_name("corpus") / "pgaudit" / "good.log").read_bytes().splitlines(True)
+)
+JUNK = st.binary(max_size=300) | LOGISH.map(str.encode) | st.sampled_from([b'"', b'x,"', b'""'])
+
+
+def _messages(fmt: str, data: bytes) -> tuple[list[str], int]:
+    """The messages of the records read from ``data`` and the records skipped."""
+    result = PollResult()
+    out = []
+    for record in LineParser(fmt, DEBIAN_PREFIX, UTC).records(data, "f", 0):  # type: ignore[arg-type]
+        if isinstance(record, LogRecord):
+            out.append(record.message)
+        else:
+            result.skip(record.where, record.why)
+    return out, result.bad_records
+
+
+@FAST
+@given(st.lists(JUNK.map(lambda b: b.replace(b"\n", b" ") + b"\n"), max_size=3), st.data())
+def test_junk_lines_never_hide_good_csvlog_rows(junk: list[bytes], data: st.DataObject) -> None:
+    rows = list(GOOD_CSV)
+    for line in junk:  # each junk line somewhere between the real rows
+        rows.insert(data.draw(st.integers(0, len(rows))), line)
+    text = b"".join(rows)
+    messages, skipped = _messages("csvlog", text)
+    wanted, _ = _messages("csvlog", b"".join(GOOD_CSV))
+    assert len(wanted) == len(GOOD_CSV)
+    assert [m for m in messages if m in wanted] == wanted
+    assert skipped <= len(junk)
+
+
+@FAST
+@given(st.lists(JUNK.map(lambda b: b.replace(b"\n", b" ") + b"\n"), max_size=3), st.data())
+def test_junk_lines_never_hide_good_stderr_lines(junk: list[bytes], data: st.DataObject) -> None:
+    rows = list(GOOD_LOG)
+    for line in junk:
+        if line[:1] in (b"\t", b" "):
+            line = b"x" + line  # a tab starts a continuation line: part of the record before
+        rows.insert(data.draw(st.integers(0, len(rows))), line)
+    messages, _ = _messages("stderr", b"".join(rows))
+    wanted, _ = _messages("stderr", b"".join(GOOD_LOG))
+    assert len(wanted) == len(GOOD_LOG)
+    assert all(w in messages for w in wanted)
+
+
+@settings(
+    max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.sampled_from(GOOD_CSV) | JUNK.map(lambda b: b.replace(b"\n", b" ") + b"\n"),
+             max_size=8),
+    st.lists(st.integers(1, 400), max_size=6),
+)  # fmt: skip
+def test_csvlog_read_in_pieces_as_it_is_written_equals_one_read(
+    tmp_path: Path, rows: list[bytes], cuts: list[int]
+) -> None:
+    """A log written in arbitrary pieces (a row still being written at each read)
+    gives the very records and skips of reading it whole: a row cut at the end is
+    waited for, never skipped early."""
+    text = b"".join(rows)
+    log = tmp_path / f"pieces-{time.monotonic_ns()}.csv"
+    log.write_bytes(b"")
+    cursor: dict[str, Any] | None = {"files": {}}
+    pieces: list[bytes] = []
+    written = 0
+    for cut in [*cuts, len(text)]:
+        end = min(len(text), written + cut)
+        with log.open("ab") as fh:
+            fh.write(text[written:end])
+        written = end
+        read = read_new(str(log), cursor, 1 << 20, csvlog_splitter, csvlog_resync)
+        cursor = read.cursor
+        pieces += [c.data for c in read.chunks]
+    whole = read_new(str(log), {"files": {}}, 1 << 20, csvlog_splitter, csvlog_resync)
+    assert b"".join(pieces) == b"".join(c.data for c in whole.chunks)
+    assert _read_all(pieces) == _read_all([c.data for c in whole.chunks])
+
+
+def _read_all(chunks: list[bytes]) -> tuple[list[str], int]:
+    messages: list[str] = []
+    skipped = 0
+    for chunk in chunks:
+        got, n = _messages("csvlog", chunk)
+        messages += got
+        skipped += n
+    return messages, skipped
+
+
+@FAST
+@given(st.binary(max_size=400) | LOGISH.map(str.encode))
+def test_mariadb_lines_never_raise(data: bytes) -> None:
+    from driftd.attribute.sources.mariadb_audit import BadLine, parse_line
+
+    try:
+        record = parse_line(data.decode("utf-8", errors="replace"), UTC)
+    except BadLine:
+        return  # counted by the source as a skipped record
+    assert record is None or record.at.tzinfo is not None
+
+
+@FAST
+@given(st.lists(JSON | st.fixed_dictionaries({}, optional={
+    "eventId": JSON, "timestamp": JSON | st.integers(), "logStreamName": JSON,
+    "message": JSON | LOGISH,
+}), max_size=6))  # fmt: skip
+def test_cloudwatch_events_never_raise(tmp_path: Path, items: list[Any]) -> None:
+    from driftd.attribute.sources.cloudwatch import CloudwatchSource, _extract
+
+    src = source(_config(tmp_path, 'type = "cloudwatch"\ninstance = "db"\n'), "s")
+    assert isinstance(src, CloudwatchSource)
+    result = PollResult()
+    builder = EventBuilder(_extract("auto"), result)
+    parser = LineParser("stderr", RDS_PREFIX, UTC)
+    for item in items:
+        builder.add(src._record(parser, item))
+    assert result.bad_records <= len(items)

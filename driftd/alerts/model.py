@@ -1,4 +1,4 @@
-"""The alert outbox table, on the state store's metadata (Alembic revisions 0002, 0004).
+"""The alert outbox table, on the state store's metadata (Alembic revisions 0002, 0004, 0005).
 
 Kept free of sink code so the store's migrations can import it cheaply.
 """
@@ -44,6 +44,10 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SQLite: the process sending the row now (``HOST:PID:TOKEN``) and since when;
+    # NULL when no send is in flight. PostgreSQL's row lock needs neither.
+    claim_owner: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         # Enqueuing one event twice for one sink is a no-op.

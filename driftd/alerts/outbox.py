@@ -16,7 +16,10 @@ request, so no secret (webhook URL, routing key, password) is ever stored.
 - **SQLite**: its lock covers the whole database, and holding it across a
   network call would stall every writer (the daemon recording runs) behind a
   slow sink. A row is claimed in a short transaction by moving its
-  ``next_attempt_at`` past the send (a lease), sent, then marked in a second one.
+  ``next_attempt_at`` past the send (a lease) and naming the sending process in
+  ``claim_owner``, sent, then marked in a second one. A claim whose process is
+  gone (killed; on this host) is freed at the start of the next pass, so a
+  restarted daemon sends at once; another host's claim is freed by its lease.
 
 Either way the one window left is a crash after the sink answered and before
 the commit: the row is sent again, with the same idempotency key (PagerDuty's
@@ -60,11 +63,9 @@ log = logging.getLogger(__name__)
 DEFAULT_SETTINGS = SinkSettings(type="?")
 BATCH = 200  # rows per dispatch pass: the next pass goes on
 
-# SQLite claims record their owner in ``last_error`` while the send is in flight:
-# ``sending: claimed by HOST:PID:TOKEN``. A claim whose process is gone (killed, or
-# an earlier process of this daemon under the same pid) is freed at the next pass,
-# so a restart sends at once instead of waiting out the lease.
-CLAIM_PREFIX = "sending: claimed by "
+# The process that claims SQLite rows (``claim_owner``). A claim whose process is
+# gone (killed, or an earlier process of this daemon under the same pid, as a
+# container's pid 1) is freed at the next pass: a restart sends at once.
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 # Set while the daemon stops: a pass sends no further row (what is left stays queued).
 STOPPING = threading.Event()
@@ -320,6 +321,7 @@ class _Pass:
             if row is None:
                 return False
             outcome = self.attempt(row, now)
+            row.claim_owner = row.claimed_at = None  # the row lock was the claim
             self.record(row, outcome, self.now())
         return True
 
@@ -340,7 +342,8 @@ class _Pass:
                 )
                 .values(
                     next_attempt_at=now + self.lease(row.sink),
-                    last_error=CLAIM_PREFIX + OWNER,
+                    claim_owner=OWNER,
+                    claimed_at=now,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -348,13 +351,13 @@ class _Pass:
             s.expunge(row)
         if not claimed:  # another dispatcher got there first
             return True
-        previous_error = row.last_error
         outcome = self.attempt(row, now)
         with Session(engine, expire_on_commit=False) as s, s.begin():
             fresh = s.get(Delivery, row.id)
             if fresh is None or fresh.state != PENDING:
                 return True
-            fresh.last_error = previous_error
+            if fresh.claim_owner == OWNER:  # else another process holds it since our lease ran out
+                fresh.claim_owner = fresh.claimed_at = None
             self.record(fresh, outcome, self.now())
         return True
 
@@ -380,7 +383,8 @@ def _owner_alive(owner: str) -> bool:
 
 
 def reclaim_dead(engine: Engine, now: datetime | None = None) -> int:
-    """Free SQLite claims whose process is gone: due now, same row and id."""
+    """Free SQLite claims whose process is gone: due now, same row and id (so the
+    same idempotency key). Claims of other hosts wait for their lease."""
     at = now or datetime.now(UTC)
     freed = 0
     with Session(engine, expire_on_commit=False) as s, s.begin():
@@ -388,14 +392,15 @@ def reclaim_dead(engine: Engine, now: datetime | None = None) -> int:
             select(Delivery).where(
                 Delivery.state == PENDING,
                 Delivery.next_attempt_at > at,
-                Delivery.last_error.startswith(CLAIM_PREFIX, autoescape=True),
+                Delivery.claim_owner.is_not(None),
             )
         ).all()
         for row in rows:
-            owner = (row.last_error or "").removeprefix(CLAIM_PREFIX)
+            owner = row.claim_owner or ""
             if _owner_alive(owner):
                 continue
             row.next_attempt_at = at
+            row.claim_owner = row.claimed_at = None
             row.last_error = f"interrupted: the process sending it ({owner}) stopped"
             freed += 1
             log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from driftd.config import Config
 
 
+log = logging.getLogger(__name__)
+
 Dialect = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
 
 
@@ -31,15 +34,33 @@ class SourceConfig(BaseModel):
     window_slack: Seconds = 30.0
 
 
+# Skipped records listed by position in one read (the rest are only counted).
+MAX_LISTED_SKIPS = 10
+
+
 @dataclass
 class PollResult:
-    """Problems met while reading, and counts of what could not be parsed."""
+    """Problems met while reading, and counts of what could not be parsed.
+
+    A bad record (torn, not UTF-8, of the wrong shape) is skipped with :meth:`skip`:
+    it is counted (``driftd_audit_parse_errors_total``, and a summary line), logged
+    as a warning naming the source and its position (:meth:`Source.add`), and the
+    read goes on. It never marks the source down: ``problems`` do.
+    """
 
     problems: list[str] = field(default_factory=list)
     bad_records: int = 0
+    skipped: list[str] = field(default_factory=list)  # "<why> at <where>", the first few
     unparsed_statements: int = 0
     new_events: int = 0
     last_event_at: datetime | None = None  # the newest event this read found
+
+    def skip(self, where: str, why: str) -> None:
+        """Count one bad record; ``where`` is its position (file and byte offset, or the
+        session or event id), ``why`` a fixed phrase (never the record's own text)."""
+        self.bad_records += 1
+        if len(self.skipped) < MAX_LISTED_SKIPS:
+            self.skipped.append(f"{why} at {where}")
 
     def summary(self, name: str) -> list[str]:
         out = [f"audit.{name}: {p}" for p in self.problems]
@@ -69,6 +90,16 @@ class Source(ABC):
         for expected failures (unreachable source, bad records): report them instead."""
 
     def add(self, state: AuditState, events: list[AuditEvent], result: PollResult) -> None:
+        """Keep what a poll read (every source's poll ends here): the events, and a
+        warning per skipped record (the first few; the rest are counted)."""
+        for skipped in result.skipped:
+            log.warning("audit.%s: skipped %s", self.name, skipped)
+        if result.bad_records > len(result.skipped) >= MAX_LISTED_SKIPS:
+            log.warning(
+                "audit.%s: %d more record(s) skipped",
+                self.name,
+                result.bad_records - len(result.skipped),
+            )
         state.add_events(self.name, events)
         result.new_events += len(events)
         for event in events:

@@ -117,12 +117,13 @@ class CloudtrailSource(Source):
         name = item.get("EventName")
         if name not in self.settings.event_names:
             return None
+        where = f"event {str(item.get('EventId'))[:80]!r}"
         try:
             detail = json.loads(item["CloudTrailEvent"])
             if not isinstance(detail, dict):
                 raise ValueError
         except (KeyError, TypeError, ValueError, RecursionError):
-            result.bad_records += 1
+            result.skip(where, "an event whose CloudTrailEvent is not a JSON object")
             return None
         if detail.get("errorCode"):
             return None  # the call was refused: it changed nothing
@@ -138,7 +139,7 @@ class CloudtrailSource(Source):
             try:
                 at = datetime.fromisoformat(str(detail.get("eventTime")).replace("Z", "+00:00"))
             except ValueError:
-                result.bad_records += 1
+                result.skip(where, "an event without a valid time")
                 return None
         identity = detail.get("userIdentity") or {}
         actor, principal = principal_of(identity if isinstance(identity, dict) else {})

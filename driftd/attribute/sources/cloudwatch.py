@@ -26,6 +26,7 @@ from driftd.attribute.sources.pglog import (
     Extracted,
     LineParser,
     LogRecord,
+    Skipped,
     statement_message,
     zone,
 )
@@ -119,7 +120,7 @@ class CloudwatchSource(Source):
                 for item in page.get("events", []):
                     seen += 1
                     builder.add(self._record(parser, item))
-                    last_ms = max(last_ms, int(item.get("timestamp") or 0))
+                    last_ms = max(last_ms, _millis(item.get("timestamp")))
                 if seen >= cfg.max_events:
                     result.problems.append(
                         f"stopped after {cfg.max_events} log events; the rest is read next run"
@@ -132,17 +133,28 @@ class CloudwatchSource(Source):
             state.save_cursor(self.name, {"last_ms": last_ms})
         return result
 
-    def _record(self, parser: LineParser, item: dict[str, Any]) -> LogRecord | None:
+    def _record(self, parser: LineParser, item: Any) -> LogRecord | Skipped:
+        if not isinstance(item, dict):
+            return Skipped("a log event", "an event that is not an object")
+        key = str(item.get("eventId") or f"{item.get('logStreamName')}:{item.get('timestamp')}")
+        where = f"event {key[:100]!r}"
         message = item.get("message")
         if not isinstance(message, str):
-            return None
-        key = str(item.get("eventId") or f"{item.get('logStreamName')}:{item.get('timestamp')}")
+            return Skipped(where, "an event without a message string")
         lines = message.rstrip("\n").split("\n")
         record = parser.stderr_line(lines[0], key)
         if record is None:
-            return None
+            return Skipped(where, "a message without the log_line_prefix")
+        record.where = where
         for line in lines[1:]:
             record.message += "\n" + line.removeprefix("\t")
-        if record.at is None and isinstance(item.get("timestamp"), int):
-            record.at = datetime.fromtimestamp(item["timestamp"] / 1000, UTC)
+        if record.at is None and _millis(item.get("timestamp")):
+            record.at = datetime.fromtimestamp(_millis(item.get("timestamp")) / 1000, UTC)
         return record
+
+
+def _millis(value: Any) -> int:
+    """An event's timestamp (ms since the epoch); 0 when it is not a plausible one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return value if 0 < value < 253402300800000 else 0

@@ -143,6 +143,12 @@ class _Refused(Exception):
         self.status = status
 
 
+def _session_at(session: Any) -> str:
+    """A session's position for warnings (its id comes from the gateway: quoted)."""
+    sid = session.get("id") if isinstance(session, dict) else None
+    return f"session {str(sid)[:80]!r}"
+
+
 class HoopSource(Source):
     config_model = HoopConfig
     settings: HoopConfig
@@ -165,8 +171,9 @@ class HoopSource(Source):
             try:
                 events += self._events(session, result)
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
-                result.bad_records += 1  # a session we cannot read is counted, never fatal
-                continue
+                # A session we cannot read is counted, never fatal; once ended it is
+                # done (it will not change), so it is not counted again.
+                result.skip(_session_at(session), "a session with fields of the wrong type")
             if session.get("end_date") and not self.settings.file:
                 done.append(str(session["id"]))
         self.add(state, events, result)
@@ -264,8 +271,10 @@ class HoopSource(Source):
                         continue
                     try:
                         detail = self._detail(client, item, result)
-                    except BadSession:
-                        result.bad_records += 1
+                    except BadSession:  # read again next time: a cut-off answer may heal
+                        result.skip(
+                            _session_at(item), "a session whose answer is not a JSON object"
+                        )
                         continue
                     if detail is not None:
                         out.append(detail)
@@ -323,9 +332,12 @@ class HoopSource(Source):
                 data = page["data"]
                 fresh = 0
                 oldest: datetime | None = None
-                for item in data:
+                for n, item in enumerate(data):
                     if not isinstance(item, dict) or "id" not in item:
-                        result.bad_records += 1
+                        result.skip(
+                            f"item {offset + n} of the {connection} session list",
+                            "a session without an id",
+                        )
                         continue
                     created = _created(item)
                     if created is not None and (oldest is None or created < oldest):
@@ -396,27 +408,27 @@ class HoopSource(Source):
         if len(raw) > MAX_FILE_BYTES:
             raise HoopError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
         text = raw.decode("utf-8", errors="replace")
+        sessions: list[tuple[str, Any]] = []  # (where, item)
         try:
             data = json.loads(text)
             items = data.get("data") if isinstance(data, dict) else data
             if not isinstance(items, list):
                 raise ValueError
-            sessions = items
+            sessions = [(f"{path} item {n}", item) for n, item in enumerate(items)]
         except (ValueError, RecursionError):
-            sessions = []
-            for line in text.splitlines():
+            for n, line in enumerate(text.splitlines(), 1):
                 if not line.strip():
                     continue
                 try:
-                    sessions.append(json.loads(line))
+                    sessions.append((f"{path} line {n}", json.loads(line)))
                 except (ValueError, RecursionError):
-                    result.bad_records += 1
+                    result.skip(f"{path} line {n}", "a line that is not JSON")
         out = []
-        for s in sessions:
-            if isinstance(s, dict) and "id" in s:
-                out.append(s)
+        for where, item in sessions:
+            if isinstance(item, dict) and "id" in item:
+                out.append(item)
             else:
-                result.bad_records += 1
+                result.skip(where, "a session without an id")
         return out
 
     # -- sessions → events ---------------------------------------------------------------

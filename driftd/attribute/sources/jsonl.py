@@ -78,19 +78,27 @@ class JsonlSource(Source):
         path = str(self.config.resolve_path(cfg.path))
         read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, tail.lines_splitter)
         result.problems += read.problems
+        for where, why in read.skipped:
+            result.skip(where, why)
         events: list[AuditEvent] = []
-        for raw, key in read.lines():
-            event = self.parse_line(raw, key, result)
+        for raw, key, where in read.lines():
+            event = self.parse_line(raw, key, result, where)
             if event is not None:
                 events.append(event)
         self.add(state, events, result)
         state.save_cursor(self.name, read.cursor)
         return result
 
-    def parse_line(self, raw: bytes, key: str, result: PollResult) -> AuditEvent | None:
+    def parse_line(
+        self, raw: bytes, key: str, result: PollResult, where: str | None = None
+    ) -> AuditEvent | None:
         f = self.settings.fields
         try:
             obj = json.loads(raw)
+        except (ValueError, RecursionError):  # not JSON, or not UTF-8
+            result.skip(where or key, "a line that is not JSON")
+            return None
+        try:
             if not isinstance(obj, dict):
                 raise ValueError("not an object")
             at = parse_any_time(dig(obj, f.time))
@@ -98,7 +106,7 @@ class JsonlSource(Source):
             if not isinstance(sql, str):
                 raise ValueError("no statement")
         except (ValueError, TypeError, OverflowError, OSError, RecursionError):
-            result.bad_records += 1
+            result.skip(where or key, "a JSON line without a valid time and statement")
             return None
         parsed = statements_of(sql, self.settings.dialect)
         result.unparsed_statements += parsed.errors

@@ -179,6 +179,8 @@ class MariadbAuditSource(Source):
         path = str(self.config.resolve_path(cfg.path))
         read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, tail.lines_splitter)
         result.problems += read.problems
+        for where, why in read.skipped:
+            result.skip(where, why)
         if read.backlog:
             result.problems.append(
                 f"more than max_read_bytes ({cfg.max_read_bytes}) of new log: the rest is read "
@@ -186,20 +188,22 @@ class MariadbAuditSource(Source):
             )
         tz = zone(cfg.timezone)
         events: list[AuditEvent] = []
-        for raw, key in read.lines():
-            event = self._event(raw, key, tz, result)
+        for raw, key, where in read.lines():
+            event = self._event(raw, key, tz, result, where)
             if event is not None:
                 events.append(event)
         self.add(state, events, result)
         state.save_cursor(self.name, read.cursor)
         return result
 
-    def _event(self, raw: bytes, key: str, tz: tzinfo, result: PollResult) -> AuditEvent | None:
+    def _event(
+        self, raw: bytes, key: str, tz: tzinfo, result: PollResult, where: str = ""
+    ) -> AuditEvent | None:
         line = raw.decode("utf-8", errors="replace").rstrip("\r")[:MAX_LINE_CHARS]
         try:
             record = parse_line(line, tz)
         except BadLine:
-            result.bad_records += 1
+            result.skip(where or key, "a malformed server_audit line")
             return None
         if record is None:
             return None

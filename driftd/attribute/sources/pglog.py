@@ -20,8 +20,6 @@ anything is kept.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -60,6 +58,18 @@ class LogRecord:
     application: str | None = None
     query: str | None = None  # csvlog/jsonlog: the statement an ERROR is about
     sql_state: str | None = None  # csvlog, jsonlog, stderr with log_error_verbosity = verbose
+    where: str = ""  # file and byte offset, for warnings
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record that cannot be read: where it is (file, byte offset) and why."""
+
+    where: str
+    why: str
+
+
+Parsed = LogRecord | Skipped
 
 
 # -- log_line_prefix ----------------------------------------------------------------
@@ -230,8 +240,9 @@ class LineParser:
             sql_state=state.group(1) if state else None,
         )
 
-    def stderr(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
-        """Records (``None`` for each line that is neither a record nor a continuation)."""
+    def stderr(self, data: bytes, key_base: str, offset: int, where: str) -> Iterator[Parsed]:
+        """Records (:class:`Skipped` for each line that is neither a record nor a
+        continuation)."""
         record: LogRecord | None = None
         pos = 0
         for raw in data.split(b"\n"):
@@ -244,10 +255,12 @@ class LineParser:
                 if len(record.message) < MAX_MESSAGE_CHARS:
                     record.message += "\n" + line[1:]
                 continue
+            at = f"{where} byte {offset + start}"
             parsed = self.stderr_line(line, f"{key_base}:{offset + start}")
             if parsed is None:
-                yield None
+                yield Skipped(at, "a line without the log_line_prefix")
                 continue
+            parsed.where = at
             if record is not None:
                 yield record
             record = parsed
@@ -256,26 +269,18 @@ class LineParser:
 
     # csvlog -----------------------------------------------------------------------
 
-    def csvlog(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
-        text = data.decode("utf-8", errors="replace")
-        reader = csv.reader(io.StringIO(text, newline=""), strict=False)
-        index = 0
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error:
-                yield None
-                continue
-            index += 1
-            if not row:
-                continue
-            if len(row) < 14:
-                yield None
-                continue
+    def csvlog(self, data: bytes, key_base: str, offset: int, where: str) -> Iterator[Parsed]:
+        """Records, and a :class:`Skipped` for each torn row (tail.csvlog_scan resyncs
+        on the next record, so one torn row never hides the rows after it)."""
+        scan = tail.csvlog_scan(data, final=True)
+        for start, _end in scan.torn:
+            yield Skipped(
+                f"{where} byte {offset + start}",
+                "a row that is not a csvlog record (torn, or unbalanced quotes)",
+            )
+        for (start, _end), row in zip(scan.records, scan.rows, strict=True):
             yield LogRecord(
-                key=f"{key_base}:{offset}:{index}",
+                key=f"{key_base}:{offset + start}",
                 at=parse_log_time(row[0], self.tz),
                 severity=row[11],
                 message=row[13][:MAX_MESSAGE_CHARS],
@@ -286,26 +291,29 @@ class LineParser:
                 application=(row[22] if len(row) > 22 else "") or None,
                 query=(row[19] if len(row) > 19 else "") or None,
                 sql_state=row[12] or None,
+                where=f"{where} byte {offset + start}",
             )
 
     # jsonlog ------------------------------------------------------------------------
 
-    def jsonlog(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
+    def jsonlog(self, data: bytes, key_base: str, offset: int, where: str) -> Iterator[Parsed]:
         pos = 0
         for raw in data.split(b"\n"):
             start = pos
             pos += len(raw) + 1
             if not raw.strip():
                 continue
+            at = f"{where} byte {offset + start}"
             try:
                 obj = json.loads(raw)
             except (ValueError, RecursionError):
-                yield None
+                yield Skipped(at, "a line that is not JSON")
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("message"), str):
-                yield None
+                yield Skipped(at, "a JSON line without a message string")
                 continue
             yield LogRecord(
+                where=at,
                 key=f"{key_base}:{offset + start}",
                 at=parse_log_time(str(obj.get("timestamp", "")), self.tz),
                 severity=str(obj.get("error_severity", "")),
@@ -319,12 +327,17 @@ class LineParser:
                 sql_state=_str(obj.get("state_code")),
             )
 
-    def records(self, data: bytes, key_base: str, offset: int) -> Iterator[LogRecord | None]:
+    def records(
+        self, data: bytes, key_base: str, offset: int, where: str | None = None
+    ) -> Iterator[Parsed]:
+        """The records of ``data`` (read at ``offset`` of a file); ``where`` names the
+        file in warnings (default: ``key_base``)."""
+        at = where or key_base
         if self.fmt == "csvlog":
-            return self.csvlog(data, key_base, offset)
+            return self.csvlog(data, key_base, offset, at)
         if self.fmt == "jsonlog":
-            return self.jsonlog(data, key_base, offset)
-        return self.stderr(data, key_base, offset)
+            return self.jsonlog(data, key_base, offset, at)
+        return self.stderr(data, key_base, offset, at)
 
 
 def _str(value: Any) -> str | None:
@@ -415,9 +428,9 @@ class EventBuilder:
             last[0].failed = True
             del self._last[backend]
 
-    def add(self, record: LogRecord | None) -> None:
-        if record is None:
-            self.result.bad_records += 1
+    def add(self, record: Parsed) -> None:
+        if isinstance(record, Skipped):
+            self.result.skip(record.where, record.why)
             return
         backend = self.backend(record)
         if record.severity in SUB_LINES:
@@ -436,13 +449,13 @@ class EventBuilder:
         self._error_pending.discard(backend)
         try:
             got = self.extract(record.message)
-        except BadRecord:
-            self.result.bad_records += 1
+        except BadRecord as exc:
+            self.result.skip(record.where or record.key, str(exc))
             return
         if got is None:
             return
         if record.at is None:
-            self.result.bad_records += 1
+            self.result.skip(record.where or record.key, "a record without a valid time")
             return
         extracted = got if isinstance(got, Extracted) else Extracted(got)
         if extracted.unit is None:
@@ -570,9 +583,17 @@ class LogFileSource(Source):
         cfg = self.settings
         fmt = cfg.log_format()
         path = str(self.config.resolve_path(cfg.path))
-        splitter = tail.csv_splitter if fmt == "csvlog" else tail.lines_splitter
-        read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, splitter)
+        csvlog = fmt == "csvlog"
+        read = tail.read_new(
+            path,
+            state.cursor(self.name),
+            cfg.max_read_bytes,
+            tail.csvlog_splitter if csvlog else tail.lines_splitter,
+            tail.csvlog_resync if csvlog else tail.lines_resync,
+        )
         result.problems += read.problems
+        for where, why in read.skipped:
+            result.skip(where, why)
         if read.backlog:
             result.problems.append(
                 f"more than max_read_bytes ({cfg.max_read_bytes}) of new log: the rest is read "
@@ -581,7 +602,7 @@ class LogFileSource(Source):
         parser = LineParser(fmt, cfg.log_line_prefix, zone(cfg.timezone))
         builder = EventBuilder(self.extract, result)
         for chunk in read.chunks:
-            for record in parser.records(chunk.data, chunk.file_id, chunk.offset):
+            for record in parser.records(chunk.data, chunk.file_id, chunk.offset, chunk.path):
                 builder.add(record)
         self.add(state, builder.events, result)
         state.save_cursor(self.name, read.cursor)

@@ -15,9 +15,12 @@ files: the attribution window is hours, not the whole history.
 
 from __future__ import annotations
 
+import csv
 import glob as globmod
 import hashlib
+import io
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +59,144 @@ def csv_splitter(data: bytes) -> int:
     return end
 
 
+# The start of a csvlog record: its log_time (``2026-12-05 11:45:02.554 UTC,``).
+_CSVLOG_START = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? ?[^,\n]{0,40},")
+# 14 fields reach the message; PostgreSQL writes 22 (8.4) to 26 (14+).
+CSVLOG_MIN_FIELDS = 14
+CSVLOG_MAX_FIELDS = 40
+
+
+@dataclass
+class CsvScan:
+    """Byte spans (start, end) of the csvlog records and torn rows of some data;
+    ``used``: how much of it is decided (the rest may still be being written)."""
+
+    records: list[tuple[int, int]] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)  # the fields of each record
+    torn: list[tuple[int, int]] = field(default_factory=list)
+    used: int = 0
+
+
+def _record_end(data: bytes, start: int) -> int | None:
+    """Where the CSV record starting at ``start`` ends (past its newline); None if it
+    does not end in ``data``."""
+    in_quote = False
+    i = start
+    while True:
+        j_quote = data.find(b'"', i)
+        j_nl = data.find(b"\n", i)
+        if j_nl < 0:
+            return None
+        if 0 <= j_quote < j_nl:
+            in_quote = not in_quote
+            i = j_quote + 1
+        elif in_quote:
+            i = j_nl + 1
+        else:
+            return j_nl + 1
+
+
+def csvlog_row(record: bytes) -> list[str] | None:
+    """The fields of one csvlog record, or None when it is not one (strict CSV, a
+    timestamp first, enough fields)."""
+    if not _CSVLOG_START.match(record):
+        return None
+    text = record.decode("utf-8", errors="replace")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return None
+    if len(rows) != 1 or not CSVLOG_MIN_FIELDS <= len(rows[0]) <= CSVLOG_MAX_FIELDS:
+        return None
+    return rows[0]
+
+
+def _valid_at(data: bytes, start: int) -> tuple[int, list[str]] | None:
+    """The end and fields of a complete, valid csvlog record starting at ``start``."""
+    end = _record_end(data, start)
+    if end is None:
+        return None
+    row = csvlog_row(data[start:end])
+    return None if row is None else (end, row)
+
+
+def _next_valid(data: bytes, after: int) -> int | None:
+    """The start of the first complete, valid record that begins a line after ``after``."""
+    pos = after
+    while True:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return None
+        pos = nl + 1
+        if _CSVLOG_START.match(data, pos) and _valid_at(data, pos) is not None:
+            return pos
+
+
+def csvlog_scan(data: bytes, final: bool) -> CsvScan:
+    """Split csvlog ``data`` into records and torn rows.
+
+    A row that is not a valid record is torn when a valid record follows it
+    (more data came after it, so it will never be finished) or when ``final``
+    (nothing more will be written). Otherwise it may still be being written:
+    it and what follows are left undecided (``used`` stops before it).
+    """
+    scan = CsvScan()
+    pos = 0
+    n = len(data)
+    while pos < n:
+        if data[pos] in b"\r\n":  # blank line
+            pos += 1
+            continue
+        valid = _valid_at(data, pos)
+        if valid is not None:
+            scan.records.append((pos, valid[0]))
+            scan.rows.append(valid[1])
+            pos = valid[0]
+            continue
+        resume = _next_valid(data, pos)
+        if resume is None:
+            if final:
+                scan.torn.append((pos, n))
+                pos = n
+            break
+        scan.torn.append((pos, resume))
+        pos = resume
+    scan.used = pos
+    return scan
+
+
+def csvlog_splitter(data: bytes) -> int:
+    """Complete csvlog records, and torn rows a complete record follows.
+
+    Fast path: rows that start with a timestamp and end (quotes balanced) where
+    the next one starts. Whatever does not look so, and the last row (it may be
+    cut), is checked by :func:`csvlog_scan`; the parser checks every row anyway.
+    """
+    pos = 0
+    n = len(data)
+    while pos < n:
+        end = _record_end(data, pos)
+        if end is None or end == n or not _CSVLOG_START.match(data, pos):
+            break
+        if not _CSVLOG_START.match(data, end):
+            break
+        pos = end
+    return pos + csvlog_scan(data[pos:], final=False).used
+
+
+def csvlog_resync(data: bytes) -> int:
+    """Where the first csvlog record starts in data read from the middle of a file."""
+    if _CSVLOG_START.match(data) and _valid_at(data, 0) is not None:
+        return 0
+    found = _next_valid(data, 0)
+    return found if found is not None else lines_resync(data)
+
+
+def lines_resync(data: bytes) -> int:
+    """Where the first whole line starts in data read from the middle of a file."""
+    return data.find(b"\n") + 1
+
+
 @dataclass
 class Chunk:
     """New complete bytes of one file, starting at ``offset``."""
@@ -71,17 +212,20 @@ class TailResult:
     chunks: list[Chunk] = field(default_factory=list)
     cursor: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, why), never parsed
     backlog: bool = False  # more to read than max_bytes: the next run goes on
 
-    def lines(self) -> Iterator[tuple[bytes, str]]:
-        """Each non-blank line read, with a key unique to its place in its file."""
+    def lines(self) -> Iterator[tuple[bytes, str, str]]:
+        """Each non-blank line read, with a key unique to its place in its file and
+        that place for warnings (``path byte offset``)."""
         for chunk in self.chunks:
             pos = 0
             for raw in chunk.data.split(b"\n"):
                 start = pos
                 pos += len(raw) + 1
                 if raw.strip():
-                    yield raw, f"{chunk.file_id}:{chunk.offset + start}"
+                    at = chunk.offset + start
+                    yield raw, f"{chunk.file_id}:{at}", f"{chunk.path} byte {at}"
 
 
 def _head(path: str, size: int) -> str:
@@ -110,14 +254,21 @@ def _candidates(pattern: str, known: dict[str, Any]) -> list[str]:
 
 
 def read_new(
-    pattern: str, cursor: dict[str, Any] | None, max_bytes: int, splitter: Splitter
+    pattern: str,
+    cursor: dict[str, Any] | None,
+    max_bytes: int,
+    splitter: Splitter,
+    resync: Splitter = lines_resync,
 ) -> TailResult:
-    """New complete records of the files at ``pattern`` since ``cursor``."""
+    """New complete records of the files at ``pattern`` since ``cursor``.
+
+    ``resync`` finds the first record in data read from the middle of a file."""
     known: dict[str, Any] = dict((cursor or {}).get("files") or {})
     result = TailResult()
     files = _stat_files(pattern, known, result)
     budget = max_bytes
     new_files: dict[str, Any] = {}
+    live = _live(pattern, files)
     for path, st, start_at in _plan(files, cursor is None, max_bytes):
         file_id = f"{st.st_dev}:{st.st_ino}"
         try:
@@ -134,13 +285,16 @@ def read_new(
             continue
         if start_at and offset > 0:
             # A first run starting mid-file: skip the partial record.
-            cut = data.find(b"\n") + 1
+            cut = resync(data)
             offset += cut
             data = data[cut:]
         used = splitter(data)
+        if path != live and offset + len(data) == st.st_size:
+            used = len(data)  # it grows no more: an unfinished last record is torn
+        consumed = used
         if used == 0 and len(data) >= max_bytes:
-            used = len(data)  # one record bigger than the whole budget: skip it, never stall
-            result.problems.append(f"{path}: a record over {max_bytes} bytes was skipped")
+            consumed = len(data)  # one record bigger than the whole budget: skip it, never stall
+            result.skipped.append((f"{path} byte {offset}", f"a record over {max_bytes} bytes"))
         budget -= len(data)
         if want < st.st_size - offset:
             result.backlog = True
@@ -148,7 +302,7 @@ def read_new(
             result.chunks.append(Chunk(path, file_id, offset, data[:used]))
         new_files[file_id] = {
             "path": path,
-            "offset": offset + used,
+            "offset": offset + consumed,
             "head": head,
             "head_len": min(st.st_size, HEAD_BYTES),
         }
@@ -174,6 +328,13 @@ def _stat_files(
         result.problems.append(f"log file {pattern} does not exist")
     files.sort()
     return files
+
+
+def _live(pattern: str, files: list[tuple[float, str, os.stat_result]]) -> str | None:
+    """The one file that may still be written to: the path itself, or a glob's newest."""
+    if not globmod.has_magic(pattern):
+        return pattern
+    return files[-1][1] if files else None
 
 
 def _plan(
