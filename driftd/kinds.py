@@ -12,7 +12,9 @@ declaration and that one SQL file; tests and the docs table follow from here.
 Keys (shared/design.md): ``<kind>:<part>.<part>`` with each name part written
 raw unless it contains ``.``, ``"``, ``(``, ``)``, ``,`` or a control
 character, in which case it is double-quoted with inner ``"`` doubled; a
-function's key ends with ``(<identity args>)``. So ``table:"dot.a".b`` and
+function's key ends with ``(<identity args>)`` (an operator's with its operand
+types, an operator class's or family's with its access method), and a cast's
+key is that alone: ``cast:(<source> AS <target>)``. So ``table:"dot.a".b`` and
 ``table:dot."a.b"`` are two tables. :func:`make_key` writes a key,
 :func:`parse_key` reads one back, :func:`migrate_key` turns a key written raw
 by driftd before this rule into today's.
@@ -138,6 +140,8 @@ def parse_key(key: str) -> Key:
     parts, args = _split_parts(kind, name)
     declared = KINDS.get(kind)
     if declared is not None:
+        if not declared.parts and parts == ("",):  # cast:(<source> AS <target>)
+            parts = ()
         if len(parts) != len(declared.parts):
             raise KeyError_(
                 f"{key!r}: a {kind} key has {len(declared.parts)} name part(s) "
@@ -192,8 +196,10 @@ def migrate_key(key: str) -> str:
         args = rest[:-1]
     want = len(declared.parts)
     pieces = name.split(".")
-    if want == 1:
-        parts: tuple[str, ...] = (name,)
+    if want == 0:
+        parts: tuple[str, ...] = ()
+    elif want == 1:
+        parts = (name,)
     elif len(pieces) == want:
         parts = tuple(pieces)
     else:
@@ -240,8 +246,10 @@ def migrate_keys(keys: Iterable[str]) -> dict[str, str]:
 class Kind:
     """One kind of snapshot object, declared once.
 
-    - ``parts``: the names of the key's name parts (``("schema", "name")``);
-      ``args``: the key ends with the identity arguments.
+    - ``parts``: the names of the key's name parts (``("schema", "name")``; none
+      for a cast); ``args``: the key ends with ``(<args_name>)``, the identity
+      arguments of a function (an operator's operand types, an operator class's
+      access method, a cast's ``<source> AS <target>``).
     - ``engines``: the collectors that produce it.
     - ``description`` / ``fields``: its row of docs/objects.md.
     - ``severity``: default severity hints, ``{"<change>" or "<change>:<path glob>":
@@ -250,12 +258,17 @@ class Kind:
       PostgreSQL collector) whose rows are objects of this kind. Its columns are
       named after the key parts (and ``args``) and the fields; ``pg_transforms``
       maps a field to how its value is normalised (``grants``, ``config``,
-      ``secret_options``, ``conninfo``, ``sorted``). Kinds whose objects are
-      assembled from several queries (tables) leave it to hand-written code in
-      the collector and set ``pg_query`` to the main query's file.
-    - ``pg_builtin``: the collector builds it with its own normaliser.
+      ``secret_options``, ``conninfo``, ``sorted``, or ``spread``: the column is
+      a JSON map whose entries become fields, for fields only some objects of
+      the kind have). Codes are turned into words in the SQL (``CASE``).
+    - ``pg_builtin``: the object is assembled from several queries (a table from
+      its columns, constraints, indexes, ...) by hand-written code in the
+      collector, ``pg_query`` being the main query's file.
     - ``pg_min_version``: oldest server (``server_version_num``) whose catalog has it;
       older servers do not report the kind.
+    - ``pg_role_column``: a column naming a role; rows whose role the environment
+      does not want (its ``roles`` globs) are left out, as the roles themselves are.
+    - ``cluster_wide``: the same objects in every database of a cluster.
     """
 
     name: str
@@ -270,11 +283,13 @@ class Kind:
     pg_builtin: bool = False
     pg_min_version: int = 0
     cluster_wide: bool = False
+    pg_role_column: str | None = None
+    args_name: str = "identity args"
 
     @property
     def key_format(self) -> str:
         name = ".".join(f"<{p}>" for p in self.parts)
-        return f"{self.name}:{name}(<identity args>)" if self.args else f"{self.name}:{name}"
+        return f"{self.name}:{name}(<{self.args_name}>)" if self.args else f"{self.name}:{name}"
 
 
 PG = frozenset({"postgresql"})
@@ -345,6 +360,8 @@ KINDS: dict[str, Kind] = _kinds(
             "foreign_options",
             "replica_identity",
             "rules",
+            "access_method",
+            "tablespace",
         ),
         RELATIONAL,
         # Planner and storage details: they change no data and no access.
@@ -352,6 +369,10 @@ KINDS: dict[str, Kind] = _kinds(
             "modified:columns.*.statistics": "low",
             "modified:columns.*.storage": "low",
             "modified:columns.*.compression": "low",
+            "modified:columns.*.local": "low",
+            "modified:access_method": "low",
+            "modified:tablespace": "low",
+            "modified:indexes.*.tablespace": "low",
         },
         pg_query="table",
         pg_builtin=True,
@@ -388,8 +409,16 @@ KINDS: dict[str, Kind] = _kinds(
             "column_comments",
             "column_grants",
             "indexes",
+            "access_method",
+            "tablespace",
         ),
         PG,
+        # Where and how its rows are stored, as for tables.
+        severity={
+            "modified:access_method": "low",
+            "modified:tablespace": "low",
+            "modified:indexes.*.tablespace": "low",
+        },
         pg_query="view",
         pg_builtin=True,
     ),
@@ -441,7 +470,7 @@ KINDS: dict[str, Kind] = _kinds(
         args=True,
         # SECURITY DEFINER is rated by the built-in security-definer rule.
         pg_query="function",
-        pg_builtin=True,
+        pg_transforms={"config": "config", "grants": "grants"},
     ),
     Kind(
         "type",
@@ -463,7 +492,7 @@ KINDS: dict[str, Kind] = _kinds(
         ),
         PG,
         pg_query="type",
-        pg_builtin=True,
+        pg_transforms={"details": "spread", "grants": "grants"},
     ),
     Kind(
         "collation",
@@ -482,6 +511,86 @@ KINDS: dict[str, Kind] = _kinds(
         # Only the planner reads them, as it reads an index (index-added is low too).
         severity={"added": "low", "modified": "low"},
         pg_query="statistics",
+    ),
+    Kind(
+        "access_method",
+        ("name",),
+        "A table or index access method created in the database (`CREATE ACCESS METHOD`).",
+        ("type", "handler", "comment"),
+        PG,
+        # Its handler is C code that stores and reads every row of the tables using it.
+        severity={"added": "high", "modified:handler": "high"},
+        pg_query="access_method",
+    ),
+    Kind(
+        "cast",
+        (),
+        "A cast created in the database (`CREATE CAST`), keyed by its source and target types.",
+        ("method", "function", "context", "comment"),
+        PG,
+        args=True,
+        args_name="source AS target",
+        pg_query="cast",
+    ),
+    Kind(
+        "operator",
+        ("schema", "name"),
+        "An operator (`CREATE OPERATOR`), keyed by its operand types (`NONE` for a prefix "
+        "operator's left).",
+        (
+            "result",
+            "function",
+            "commutator",
+            "negator",
+            "restrict",
+            "join",
+            "hashes",
+            "merges",
+            "owner",
+            "comment",
+        ),
+        PG,
+        args=True,
+        args_name="left, right",
+        pg_query="operator",
+    ),
+    Kind(
+        "operator_class",
+        ("schema", "name"),
+        "An operator class (`CREATE OPERATOR CLASS`), keyed by its index access method; "
+        "its operators and functions are on its family.",
+        ("type", "default", "family", "storage", "owner", "comment"),
+        PG,
+        args=True,
+        args_name="access method",
+        pg_query="operator_class",
+    ),
+    Kind(
+        "operator_family",
+        ("schema", "name"),
+        "An operator family, keyed by its index access method: every operator and support "
+        "function of its classes and those added by `ALTER OPERATOR FAMILY`.",
+        ("operators", "functions", "owner", "comment"),
+        PG,
+        args=True,
+        args_name="access method",
+        pg_query="operator_family",
+    ),
+    Kind(
+        "text_search_config",
+        ("schema", "name"),
+        "A text search configuration: its parser and which dictionaries each token type uses.",
+        ("parser", "mappings", "owner", "comment"),
+        PG,
+        pg_query="text_search_config",
+    ),
+    Kind(
+        "text_search_dictionary",
+        ("schema", "name"),
+        "A text search dictionary: its template and options.",
+        ("template", "options", "owner", "comment"),
+        PG,
+        pg_query="text_search_dictionary",
     ),
     Kind(
         "event_trigger",
@@ -529,7 +638,8 @@ KINDS: dict[str, Kind] = _kinds(
         ),
         frozenset({"postgresql", "mysql"}),
         pg_query="role",
-        pg_builtin=True,
+        pg_transforms={"config": "config"},
+        pg_role_column="name",
         cluster_wide=True,
     ),
     Kind(
@@ -539,6 +649,17 @@ KINDS: dict[str, Kind] = _kinds(
         ("value", "source"),
         PG,
         pg_query="setting",
+        cluster_wide=True,
+    ),
+    Kind(
+        "tablespace",
+        ("name",),
+        "A tablespace (cluster-wide; those owned by a wanted role), not `pg_default`/`pg_global`.",
+        ("location", "owner", "options", "grants", "comment"),
+        PG,
+        pg_query="tablespace",
+        pg_transforms={"options": "config", "grants": "grants"},
+        pg_role_column="owner",
         cluster_wide=True,
     ),
     Kind(
@@ -587,6 +708,17 @@ KINDS: dict[str, Kind] = _kinds(
         pg_query="subscription",
         pg_transforms={"conninfo": "conninfo", "publications": "sorted"},
         pg_min_version=150000,
+    ),
+    Kind(
+        "foreign_data_wrapper",
+        ("name",),
+        "A foreign data wrapper not created by an extension: handler, validator, options.",
+        ("handler", "validator", "options", "owner", "grants", "comment"),
+        PG,
+        # Its handler is C code that reads and writes outside the database.
+        severity={"added": "high", "modified:handler": "high", "modified:validator": "high"},
+        pg_query="foreign_data_wrapper",
+        pg_transforms={"options": "secret_options", "grants": "grants"},
     ),
     Kind(
         "foreign_server",

@@ -144,6 +144,7 @@ def test_baseline_shape(env: Env) -> None:
         "statistics": None,
         "storage": None,
         "compression": None,
+        "local": None,
         "comment": None,
     }
     assert o[ORDERS]["columns"]["total"]["generated"] == "(amount * (qty)::numeric)"
@@ -293,6 +294,7 @@ def test_indexes_and_triggers(env: Env) -> None:
         " WHERE (note IS NOT NULL)",
         "unique": False,
         "status": None,
+        "tablespace": None,
     }
     after = env.step(
         "CREATE UNIQUE INDEX tags_lower ON app.tags (lower(name))",
@@ -354,6 +356,14 @@ def test_issue_18_table_fields(env: Env) -> None:
         env.sql("CREATE UNIQUE INDEX CONCURRENTLY tags_ci ON app.tags (lower(name))")
     after = env.step("SELECT 1", ("table:app.tags", "indexes", "tags_ci"))
     assert after["table:app.tags"]["indexes"]["tags_ci"]["status"] == "invalid"
+    after = env.step(
+        "CREATE ACCESS METHOD {p}heap TYPE TABLE HANDLER heap_tableam_handler;"
+        "ALTER TABLE app.base_t SET ACCESS METHOD {p}heap",
+        ("access_method:{p}heap",),
+        ("table:app.base_t", "access_method"),
+    )
+    assert after["table:app.base_t"]["access_method"] == env.p + "heap"
+    assert after[f"access_method:{env.p}heap"]["type"] == "table"
 
 
 def test_rls_and_policies(env: Env) -> None:
@@ -426,10 +436,14 @@ def test_table_structure(env: Env) -> None:
     )
     assert after[ORDERS]["options"] == {"fillfactor": "70"}
     env.step("COMMENT ON TABLE app.orders IS 'orders'", (ORDERS, "comment"))
+    # child_t declared x itself before it inherited it: x stays local (attislocal).
     after = env.step(
-        "ALTER TABLE app.child_t INHERIT app.base_t", ("table:app.child_t", "inherits")
+        "ALTER TABLE app.child_t INHERIT app.base_t",
+        ("table:app.child_t", "inherits"),
+        ("table:app.child_t", "columns", "x", "local"),
     )
     assert after["table:app.child_t"]["inherits"] == ["app.base_t"]
+    assert after["table:app.child_t"]["columns"]["x"]["local"] is True
     after = env.step(
         "CREATE EXTENSION file_fdw; CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;"
         " CREATE FOREIGN TABLE app.ft (a int) SERVER files OPTIONS (filename '/dev/null')",

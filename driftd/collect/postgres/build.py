@@ -1,12 +1,13 @@
-"""Rows into snapshot objects: the kinds whose objects the collector assembles by hand.
+"""Rows into snapshot objects: the kinds assembled from several queries.
 
 Results come in the order of :func:`driftd.collect.postgres.read.queries`, each
 step's rows as psycopg named rows. Tables, views and materialized views are
 assembled from several steps (columns, constraints, indexes, triggers,
 policies, view definitions); triggers wait for the relations they belong to; a
 view's definition is filled in when its batch arrives (read last, to hold
-their locks briefly). Kinds declared with a plain ``pg_query`` are built by
-:func:`driftd.collect.postgres.normalise.declared`.
+their locks briefly). The database and its schemas wait for the default
+privileges. Every other kind is one declaration and one query, built by
+:func:`driftd.collect.postgres.normalise.declared` (step ``kind:<name>``).
 """
 
 from __future__ import annotations
@@ -43,10 +44,6 @@ FK_MATCH = {"f": " MATCH FULL", "p": " MATCH PARTIAL", "s": ""}
 FK_ACTION = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 TRIGGER_ENABLED = {"O": "origin", "D": "disabled", "R": "replica", "A": "always"}
 POLICY_COMMAND = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
-FUNCTION_KIND = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window"}
-VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
-PARALLEL = {"s": "safe", "r": "restricted", "u": "unsafe"}
-TYPE_KIND = {"e": "enum", "d": "domain", "c": "composite", "r": "range"}
 DEFAULT_ACL_OBJECTS = {
     "r": "tables",
     "S": "sequences",
@@ -60,7 +57,7 @@ DEFAULT_ACL_OBJECTS = {
 COLUMN_FIELDS = (
     "relid", "name", "type", "nullable", "default_expr", "identity", "generated",
     "collation", "comment", "acl", "attnum", "quoted", "statistics", "storage", "compression",
-    "identity_options",
+    "identity_options", "local",
 )  # fmt: skip
 CONSTRAINT_FIELDS = (
     "relid", "name", "contype", "definition", "deferrable", "deferred", "validated", "fast",
@@ -91,7 +88,8 @@ class Builder:
         # Dispatch by name (not a dict of bound methods on self: that would be a
         # reference cycle, leaving every object to the cyclic collector to free).
         if name.startswith("kind:"):
-            self.objects.update(declared(KINDS[name[5:]], rows, self.acl))
+            kind = KINDS[name[5:]]
+            self.objects.update(declared(kind, rows, self.acl, self.target.wants_role))
             return
         step: Callable[[list[Row]], None] = getattr(self, f"_{name}")
         step(rows)
@@ -162,62 +160,6 @@ class Builder:
             "comment": db.comment,
         }
 
-    def _roles(self, rows: list[Row]) -> None:
-        wants_role = self.target.wants_role
-        for r in rows:
-            if not wants_role(r.name):
-                continue
-            self.objects[make_key("role", r.name)] = {
-                "superuser": r.superuser,
-                "createdb": r.createdb,
-                "createrole": r.createrole,
-                "login": r.login,
-                "replication": r.replication,
-                "bypassrls": r.bypassrls,
-                "inherit": r.inherit,
-                "connection_limit": r.connection_limit,
-                # UTC, so the value does not depend on the session's TimeZone.
-                "valid_until": (
-                    r.valid_until.isoformat() + "Z" if r.valid_until else r.valid_until_special
-                ),
-                "config": acls.config(r.config),
-                "member_of": {g: {"admin_option": a} for g, a in (r.member_of or {}).items()},
-                "comment": r.comment,
-            }
-
-    def _functions(self, rows: list[Row]) -> None:
-        grants = self.acl.grants
-        for r in rows:
-            self.objects[make_key("function", r.schema, r.name, args=r.args)] = {
-                "kind": FUNCTION_KIND[r.kind],
-                "returns": r.returns,
-                "language": r.language,
-                "definition": r.aggregate if r.kind == "a" else r.definition,
-                "volatility": VOLATILITY[r.volatility],
-                "strict": r.strict,
-                "security_definer": r.security_definer,
-                "leakproof": r.leakproof,
-                "parallel": PARALLEL[r.parallel],
-                "config": acls.config(r.config),
-                "owner": r.owner,
-                "grants": grants(r.grants),
-                "comment": r.comment,
-            }
-
-    def _types(self, rows: list[Row]) -> None:
-        for r in rows:
-            obj: Obj = {"kind": TYPE_KIND[r.typtype]}
-            if r.typtype == "e":
-                obj["labels"] = r.labels
-            elif r.typtype == "d":
-                obj.update(r.domain)
-            elif r.typtype == "c":
-                obj["attributes"] = r.attributes
-            else:
-                obj.update(r.range)
-            obj.update(owner=r.owner, grants=self.acl.grants(r.grants), comment=r.comment)
-            self.objects[make_key("type", r.schema, r.name)] = obj
-
     def _subscription_conninfo(self, rows: list[Row]) -> None:
         for r in rows:
             key = make_key("subscription", r.name)
@@ -256,6 +198,8 @@ class Builder:
                 "options": acls.config(r.options),
                 "replica_identity": r.replica_identity,
                 "rules": {},
+                "access_method": r.access_method,
+                "tablespace": r.tablespace,
             }
             if r.is_foreign:
                 obj["foreign_server"] = r.server
@@ -275,6 +219,8 @@ class Builder:
             }
             if r.relkind == "m":
                 obj["indexes"] = {}
+                obj["access_method"] = r.access_method
+                obj["tablespace"] = r.tablespace
                 self.objects[make_key("materialized_view", r.schema, r.name)] = obj
             else:
                 obj["triggers"] = {}  # INSTEAD OF triggers
@@ -317,6 +263,7 @@ class Builder:
             storage,
             compression,
             identity_options,
+            local,
         ) in rows:
             if quoted is not None:  # a table's column (also an extension's: keys may refer to it)
                 by_attnum = quoted_names.get(relid)
@@ -340,6 +287,7 @@ class Builder:
                     "statistics": statistics,
                     "storage": storage,
                     "compression": compression,
+                    "local": local,
                     "comment": comment,
                 }
             elif comment is not None:
@@ -425,6 +373,7 @@ class Builder:
                     "definition": r.definition,
                     "unique": r.is_unique,
                     "status": r.status,
+                    "tablespace": r.tablespace,
                 }
 
     def _policies(self, rows: list[Row]) -> None:

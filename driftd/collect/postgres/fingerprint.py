@@ -42,6 +42,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from driftd.collect import Target
+from driftd.collect.postgres.acl import SECRET_WORDS
 from driftd.collect.postgres.errors import _connect_error, make_url
 from driftd.collect.postgres.read import _connect_params, _display_url
 
@@ -89,6 +90,15 @@ ROLE_SCOPED = {
     f" WHERE t.setdatabase IN (0, {_THIS_DB})",
 }
 
+# Option lists read as content (a view's rows) with every secret-looking value masked as
+# the collector masks it (acl.SECRET_WORDS): the fingerprint sees what a snapshot sees,
+# and nothing derived from a password, even in memory.
+_MASKED_OPTIONS = (
+    "array(SELECT CASE WHEN lower(split_part(o, '=', 1)) ~ '{words}'"
+    " THEN split_part(o, '=', 1) || '=********' ELSE o END FROM unnest({col}) o)"
+)
+SECRET_OPTION_COLUMNS = {"pg_user_mappings": frozenset({"umoptions"})}
+
 _NAME = re.compile(r"\bpg_[a-z_]+\b")
 _COMMENT = re.compile(r"--[^\n]*")
 
@@ -127,13 +137,21 @@ def _term(relname: str, whole: bool, columns: list[str] | None) -> pgsql.Composa
     if whole:
         row: pgsql.Composable = pgsql.SQL("xmin::text || ':' || ctid::text")
     else:
-        cols = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns or [])
+        secret = SECRET_OPTION_COLUMNS.get(relname, frozenset())
+        cols = pgsql.SQL(", ").join(
+            _masked(c) if c in secret else pgsql.Identifier(c) for c in columns or []
+        )
         row = pgsql.SQL("ROW({})::text").format(cols) if columns else pgsql.SQL("''")
     where = pgsql.SQL(" WHERE " + SCOPE[relname] if relname in SCOPE else "")
     return pgsql.SQL(
         "(SELECT count(*)::text || ':' || coalesce(sum(hashtextextended({row}, 0)), 0)::text"
         " FROM {rel}{where})"
     ).format(row=row, rel=rel, where=where)
+
+
+def _masked(column: str) -> pgsql.Composable:
+    words = "|".join(SECRET_WORDS)
+    return pgsql.SQL(_MASKED_OPTIONS.replace("{words}", words)).format(col=pgsql.Identifier(column))
 
 
 def fingerprint(target: Target) -> str:

@@ -33,8 +33,19 @@ def transforms(acl: acls.Acl) -> dict[str, Callable[[Any], Any]]:
     }
 
 
-def declared(kind: Kind, rows: Sequence[Row], acl: acls.Acl) -> dict[str, Obj]:
-    """The objects of ``kind`` from its query's rows, keyed by their keys."""
+SPREAD = "spread"  # the column's map is merged into the object, not a field of its own
+
+
+def declared(
+    kind: Kind,
+    rows: Sequence[Row],
+    acl: acls.Acl,
+    wants_role: Callable[[str], bool] = lambda _: True,
+) -> dict[str, Obj]:
+    """The objects of ``kind`` from its query's rows, keyed by their keys.
+
+    With ``kind.pg_role_column``, rows whose role ``wants_role`` refuses are left out.
+    """
     if not rows:
         return {}
     fields: tuple[str, ...] = rows[0]._fields
@@ -42,16 +53,26 @@ def declared(kind: Kind, rows: Sequence[Row], acl: acls.Acl) -> dict[str, Obj]:
     missing = [f for f in key_fields if f not in fields]
     if missing:
         raise ValueError(f"the query of kind {kind.name} has no column {missing[0]!r}")
-    body_fields = [f for f in fields if f not in key_fields]
     by_name = transforms(acl)
+    unknown = set(kind.pg_transforms.values()) - set(by_name) - {SPREAD}
+    if unknown:
+        raise ValueError(f"kind {kind.name} names unknown transform(s) {sorted(unknown)}")
+    spread = [f for f in fields if kind.pg_transforms.get(f) == SPREAD]
+    body_fields = [f for f in fields if f not in key_fields and f not in spread]
     convert = [(f, by_name.get(kind.pg_transforms.get(f, ""))) for f in body_fields]
     out: dict[str, Obj] = {}
+    role_column = kind.pg_role_column
     for row in rows:
         values = row._asdict()
+        if role_column is not None and not wants_role(values[role_column]):
+            continue
         key = make_key(
             kind.name,
             *(values[p] for p in kind.parts),
             args=values["args"] if kind.args else None,
         )
-        out[key] = {f: (values[f] if fn is None else fn(values[f])) for f, fn in convert}
+        obj = {f: (values[f] if fn is None else fn(values[f])) for f, fn in convert}
+        for f in spread:
+            obj.update(values[f] or {})
+        out[key] = obj
     return out

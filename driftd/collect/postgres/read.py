@@ -44,7 +44,11 @@ _Payload = list[Row] | psycopg.Cursor[Row]
 
 
 def declared_kinds(version_num: int) -> list[Kind]:
-    """The kinds read from their declaration's query alone (driftd.kinds), in order."""
+    """The kinds read from their declaration's query alone (driftd.kinds), in order.
+
+    A query that may wait for a table's lock does not belong here (these run before
+    the tables, ahead of the lock-sensitive steps).
+    """
     return [
         k
         for k in KINDS.values()
@@ -181,7 +185,6 @@ def _queries(conn: psycopg.Connection[Row], target: Target) -> Iterator[tuple[st
     yield "database", q("database")
     yield "db_role_settings", q("database_settings")
     yield "default_acls", q("default_privileges")
-    yield "roles", q("role")
     for kind in declared_kinds(version_num):
         assert kind.pg_query is not None
         text = queries.sql(kind.pg_query)
@@ -189,8 +192,6 @@ def _queries(conn: psycopg.Connection[Row], target: Target) -> Iterator[tuple[st
         yield f"kind:{kind.name}", q(kind.pg_query, text, **params)
         if queries.has_sql(f"{kind.pg_query}_conninfo") and _may_read_conninfo(q):
             yield "subscription_conninfo", q(f"{kind.pg_query}_conninfo")
-    yield "functions", q("function", nsp=nsp)
-    yield "types", q("type", nsp=nsp)
     yield "triggers", q("trigger", nsp=nsp)
     # From here on the queries may wait for locks (lock_timeout applies).
     yield "tables", q("table", nsp=nsp)

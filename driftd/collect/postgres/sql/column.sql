@@ -7,7 +7,9 @@
 -- their default, so a baseline accepted before they were read stays clean. storage is
 -- shown only when it differs from the type's; identity_options are the options of the
 -- identity's sequence that differ from those GENERATED ... AS IDENTITY gives it.
--- {compression} is attcompression on PostgreSQL 14+ (queries.columns_sql).
+-- {compression} is attcompression on PostgreSQL 14+ (queries.columns_sql). local is true
+-- for an inherited column also declared in the table itself (attislocal), else NULL (a
+-- partition's columns come from its parent however it was made, so never for those).
 SELECT a.attrelid AS relid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
        NOT a.attnotnull AS nullable,
        CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) END AS default_expr,
@@ -31,7 +33,9 @@ SELECT a.attrelid AS relid, a.attname AS name, format_type(a.atttypid, a.atttypm
          FROM pg_depend dep JOIN pg_sequence s ON s.seqrelid = dep.objid
          WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
            AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i'
-         LIMIT 1) END AS identity_options
+         LIMIT 1) END AS identity_options,
+       CASE WHEN a.attinhcount > 0 AND a.attislocal AND NOT c.relispartition THEN true END
+         AS local
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_type t ON t.oid = a.atttypid

@@ -1,5 +1,7 @@
 -- Ordinary, partitioned and foreign tables. Locks: pg_get_expr(relpartbound) of partitions.
--- replica_identity is NULL for DEFAULT (the primary key, if any).
+-- replica_identity is NULL for DEFAULT (the primary key, if any); access_method NULL for
+-- heap (the built-in default; partitioned and foreign tables have none), tablespace NULL
+-- for the database's default.
 SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
        c.relpersistence AS persistence, c.relrowsecurity AS rls,
        c.relforcerowsecurity AS rls_forced, d.description AS comment, c.reloptions AS options,
@@ -15,7 +17,9 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner
        CASE c.relreplident WHEN 'f' THEN 'full' WHEN 'n' THEN 'nothing'
          WHEN 'i' THEN 'index ' || (SELECT ic.relname FROM pg_index ri JOIN pg_class ic ON ic.oid = ri.indexrelid
                                     WHERE ri.indrelid = c.oid AND ri.indisreplident LIMIT 1)
-       END AS replica_identity
+       END AS replica_identity,
+       nullif((SELECT am.amname FROM pg_am am WHERE am.oid = c.relam), 'heap') AS access_method,
+       (SELECT ts.spcname FROM pg_tablespace ts WHERE ts.oid = c.reltablespace) AS tablespace
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid

@@ -1,12 +1,15 @@
 -- Enum, domain, composite (standalone only: not a table's row type) and range types.
--- Array and multirange types are typtype 'b'/'m' and so never selected.
-SELECT n.nspname AS schema, t.typname AS name, t.typtype AS typtype,
+-- Array and multirange types are typtype 'b'/'m' and so never selected. details holds
+-- the fields of the type's kind, spread into the object (pg_transforms "spread").
+SELECT n.nspname AS schema, t.typname AS name,
+       CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'c' THEN 'composite'
+                      WHEN 'r' THEN 'range' END AS kind,
        pg_get_userbyid(t.typowner) AS owner,
        coalesce(t.typacl, acldefault('T', t.typowner))::text[] AS grants, d.description AS comment,
-       CASE WHEN t.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e
-                                            WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)
-       END AS labels,
-       CASE WHEN t.typtype = 'd' THEN json_build_object(
+       CASE t.typtype
+       WHEN 'e' THEN json_build_object('labels', ARRAY(SELECT e.enumlabel::text FROM pg_enum e
+                                            WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder))
+       WHEN 'd' THEN json_build_object(
          'base_type', format_type(t.typbasetype, t.typtypmod),
          'not_null', t.typnotnull,
          'default', pg_get_expr(t.typdefaultbin, 0),
@@ -14,8 +17,7 @@ SELECT n.nspname AS schema, t.typname AS name, t.typtype AS typtype,
                       THEN (SELECT cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) END,
          'constraints', coalesce((SELECT json_object_agg(c.conname, pg_get_constraintdef(c.oid))
                                   FROM pg_constraint c WHERE c.contypid = t.oid), '{}'))
-       END AS domain,
-       CASE WHEN t.typtype = 'c' THEN coalesce((
+       WHEN 'c' THEN json_build_object('attributes', coalesce((
          SELECT json_object_agg(at.attname, json_build_object(
                   'type', at.type, 'collation', at.collation, 'position', at.position))
          FROM (SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type,
@@ -24,9 +26,8 @@ SELECT n.nspname AS schema, t.typname AS name, t.typtype AS typtype,
                       row_number() OVER (ORDER BY a.attnum) AS position
                FROM pg_attribute a JOIN pg_type att ON att.oid = a.atttypid
                WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) at),
-         '{}')
-       END AS attributes,
-       CASE WHEN t.typtype = 'r' THEN (
+         '{}'))
+       ELSE (
          SELECT json_build_object(
            'subtype', format_type(r.rngsubtype, NULL),
            'subtype_opclass', (SELECT on_.nspname || '.' || oc.opcname FROM pg_opclass oc
@@ -36,7 +37,7 @@ SELECT n.nspname AS schema, t.typname AS name, t.typtype AS typtype,
            'canonical', NULLIF(r.rngcanonical::oid, 0)::regprocedure::text,
            'subtype_diff', NULLIF(r.rngsubdiff::oid, 0)::regprocedure::text)
          FROM pg_range r WHERE r.rngtypid = t.oid)
-       END AS range
+       END AS details
 FROM pg_type t
 JOIN pg_namespace n ON n.oid = t.typnamespace
 LEFT JOIN pg_type bt ON bt.oid = t.typbasetype

@@ -1,0 +1,2 @@
+ALTER TABLE public.child NO INHERIT public.base;
+ALTER TABLE public.child INHERIT public.base;

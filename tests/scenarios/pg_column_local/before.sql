@@ -1,0 +1,2 @@
+CREATE TABLE public.base (id bigint, note text);
+CREATE TABLE public.child () INHERITS (public.base);

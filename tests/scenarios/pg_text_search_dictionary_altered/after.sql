@@ -1,0 +1,1 @@
+ALTER TEXT SEARCH DICTIONARY public.my_stem (StopWords = russian);
