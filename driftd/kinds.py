@@ -269,6 +269,11 @@ class Kind:
     - ``pg_role_column``: a column naming a role; rows whose role the environment
       does not want (its ``roles`` globs) are left out, as the roles themselves are.
     - ``cluster_wide``: the same objects in every database of a cluster.
+    - ``pg_statements``: the PostgreSQL statements (pglast node names) that create
+      or change it, and ``pg_objtypes``: the ``ObjectType`` names by which DROP,
+      ALTER ... OWNER, RENAME, COMMENT and GRANT name it. Attribution
+      (:mod:`driftd.attribute.sqlrefs.postgres`) is derived from these: a test
+      fails when a statement has no handler there.
     """
 
     name: str
@@ -283,6 +288,8 @@ class Kind:
     pg_builtin: bool = False
     pg_min_version: int = 0
     cluster_wide: bool = False
+    pg_statements: tuple[str, ...] = ()
+    pg_objtypes: tuple[str, ...] = ()
     pg_role_column: str | None = None
     args_name: str = "identity args"
 
@@ -325,6 +332,14 @@ KINDS: dict[str, Kind] = _kinds(
         frozenset({"postgresql", "mysql", "sqlite"}),
         pg_query="database",
         pg_builtin=True,
+        pg_statements=(
+            "CreatedbStmt",
+            "AlterDatabaseStmt",
+            "AlterDatabaseSetStmt",
+            "AlterDatabaseRefreshCollStmt",
+            "DropdbStmt",
+        ),
+        pg_objtypes=("OBJECT_DATABASE",),
     ),
     Kind(
         "schema",
@@ -334,6 +349,8 @@ KINDS: dict[str, Kind] = _kinds(
         PG,
         pg_query="schema",
         pg_builtin=True,
+        pg_statements=("CreateSchemaStmt",),
+        pg_objtypes=("OBJECT_SCHEMA",),
     ),
     Kind(
         "table",
@@ -376,6 +393,18 @@ KINDS: dict[str, Kind] = _kinds(
         },
         pg_query="table",
         pg_builtin=True,
+        pg_statements=(
+            "CreateStmt",
+            "CreateTableAsStmt",
+            "AlterTableStmt",
+            "IndexStmt",
+            "CreateTrigStmt",
+            "CreatePolicyStmt",
+            "AlterPolicyStmt",
+            "RuleStmt",
+            "CreateForeignTableStmt",
+        ),
+        pg_objtypes=("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"),
     ),
     Kind(
         "view",
@@ -395,6 +424,8 @@ KINDS: dict[str, Kind] = _kinds(
         RELATIONAL,
         pg_query="view",
         pg_builtin=True,
+        pg_statements=("ViewStmt",),
+        pg_objtypes=("OBJECT_VIEW",),
     ),
     Kind(
         "materialized_view",
@@ -421,6 +452,8 @@ KINDS: dict[str, Kind] = _kinds(
         },
         pg_query="view",
         pg_builtin=True,
+        pg_statements=("CreateTableAsStmt",),
+        pg_objtypes=("OBJECT_MATVIEW",),
     ),
     Kind(
         "sequence",
@@ -442,6 +475,8 @@ KINDS: dict[str, Kind] = _kinds(
         frozenset({"postgresql", "mysql"}),
         pg_query="sequence",
         pg_transforms={"grants": "grants"},
+        pg_statements=("CreateSeqStmt", "AlterSeqStmt"),
+        pg_objtypes=("OBJECT_SEQUENCE",),
     ),
     Kind(
         "function",
@@ -471,6 +506,8 @@ KINDS: dict[str, Kind] = _kinds(
         # SECURITY DEFINER is rated by the built-in security-definer rule.
         pg_query="function",
         pg_transforms={"config": "config", "grants": "grants"},
+        pg_statements=("CreateFunctionStmt", "AlterFunctionStmt", "DefineStmt"),
+        pg_objtypes=("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE", "OBJECT_AGGREGATE"),
     ),
     Kind(
         "type",
@@ -493,6 +530,17 @@ KINDS: dict[str, Kind] = _kinds(
         PG,
         pg_query="type",
         pg_transforms={"details": "spread", "grants": "grants"},
+        pg_statements=(
+            "CreateEnumStmt",
+            "CreateDomainStmt",
+            "CreateRangeStmt",
+            "CompositeTypeStmt",
+            "AlterEnumStmt",
+            "AlterDomainStmt",
+            "AlterTypeStmt",
+            "DefineStmt",
+        ),
+        pg_objtypes=("OBJECT_TYPE", "OBJECT_DOMAIN"),
     ),
     Kind(
         "collation",
@@ -501,6 +549,8 @@ KINDS: dict[str, Kind] = _kinds(
         ("provider", "locale", "ctype", "icu_rules", "deterministic", "owner", "comment"),
         PG,
         pg_query="collation",
+        pg_statements=("DefineStmt", "AlterCollationStmt"),
+        pg_objtypes=("OBJECT_COLLATION",),
     ),
     Kind(
         "statistics",
@@ -511,6 +561,8 @@ KINDS: dict[str, Kind] = _kinds(
         # Only the planner reads them, as it reads an index (index-added is low too).
         severity={"added": "low", "modified": "low"},
         pg_query="statistics",
+        pg_statements=("CreateStatsStmt", "AlterStatsStmt"),
+        pg_objtypes=("OBJECT_STATISTIC_EXT",),
     ),
     Kind(
         "access_method",
@@ -521,6 +573,8 @@ KINDS: dict[str, Kind] = _kinds(
         # Its handler is C code that stores and reads every row of the tables using it.
         severity={"added": "high", "modified:handler": "high"},
         pg_query="access_method",
+        pg_statements=("CreateAmStmt",),
+        pg_objtypes=("OBJECT_ACCESS_METHOD",),
     ),
     Kind(
         "cast",
@@ -531,6 +585,8 @@ KINDS: dict[str, Kind] = _kinds(
         args=True,
         args_name="source AS target",
         pg_query="cast",
+        pg_statements=("CreateCastStmt",),
+        pg_objtypes=("OBJECT_CAST",),
     ),
     Kind(
         "operator",
@@ -553,6 +609,8 @@ KINDS: dict[str, Kind] = _kinds(
         args=True,
         args_name="left, right",
         pg_query="operator",
+        pg_statements=("DefineStmt", "AlterOperatorStmt"),
+        pg_objtypes=("OBJECT_OPERATOR",),
     ),
     Kind(
         "operator_class",
@@ -564,6 +622,8 @@ KINDS: dict[str, Kind] = _kinds(
         args=True,
         args_name="access method",
         pg_query="operator_class",
+        pg_statements=("CreateOpClassStmt",),
+        pg_objtypes=("OBJECT_OPCLASS",),
     ),
     Kind(
         "operator_family",
@@ -575,6 +635,8 @@ KINDS: dict[str, Kind] = _kinds(
         args=True,
         args_name="access method",
         pg_query="operator_family",
+        pg_statements=("CreateOpFamilyStmt", "AlterOpFamilyStmt"),
+        pg_objtypes=("OBJECT_OPFAMILY",),
     ),
     Kind(
         "text_search_config",
@@ -583,6 +645,8 @@ KINDS: dict[str, Kind] = _kinds(
         ("parser", "mappings", "owner", "comment"),
         PG,
         pg_query="text_search_config",
+        pg_statements=("DefineStmt", "AlterTSConfigurationStmt"),
+        pg_objtypes=("OBJECT_TSCONFIGURATION",),
     ),
     Kind(
         "text_search_dictionary",
@@ -591,6 +655,8 @@ KINDS: dict[str, Kind] = _kinds(
         ("template", "options", "owner", "comment"),
         PG,
         pg_query="text_search_dictionary",
+        pg_statements=("DefineStmt", "AlterTSDictionaryStmt"),
+        pg_objtypes=("OBJECT_TSDICTIONARY",),
     ),
     Kind(
         "event_trigger",
@@ -602,6 +668,8 @@ KINDS: dict[str, Kind] = _kinds(
         severity={"added": "high", "modified:function": "high", "modified:enabled": "high"},
         pg_query="event_trigger",
         pg_transforms={"tags": "sorted"},
+        pg_statements=("CreateEventTrigStmt", "AlterEventTrigStmt"),
+        pg_objtypes=("OBJECT_EVENT_TRIGGER",),
     ),
     Kind(
         "extension",
@@ -610,6 +678,8 @@ KINDS: dict[str, Kind] = _kinds(
         ("version", "schema"),
         PG,
         pg_query="extension",
+        pg_statements=("CreateExtensionStmt", "AlterExtensionStmt", "AlterExtensionContentsStmt"),
+        pg_objtypes=("OBJECT_EXTENSION",),
     ),
     Kind(
         "event",
@@ -641,6 +711,14 @@ KINDS: dict[str, Kind] = _kinds(
         pg_transforms={"config": "config"},
         pg_role_column="name",
         cluster_wide=True,
+        pg_statements=(
+            "CreateRoleStmt",
+            "AlterRoleStmt",
+            "AlterRoleSetStmt",
+            "DropRoleStmt",
+            "GrantRoleStmt",
+        ),
+        pg_objtypes=("OBJECT_ROLE",),
     ),
     Kind(
         "setting",
@@ -650,6 +728,8 @@ KINDS: dict[str, Kind] = _kinds(
         PG,
         pg_query="setting",
         cluster_wide=True,
+        pg_statements=("AlterSystemStmt",),
+        pg_objtypes=("OBJECT_PARAMETER_ACL",),
     ),
     Kind(
         "tablespace",
@@ -661,6 +741,8 @@ KINDS: dict[str, Kind] = _kinds(
         pg_transforms={"options": "config", "grants": "grants"},
         pg_role_column="owner",
         cluster_wide=True,
+        pg_statements=("CreateTableSpaceStmt", "DropTableSpaceStmt", "AlterTableSpaceOptionsStmt"),
+        pg_objtypes=("OBJECT_TABLESPACE",),
     ),
     Kind(
         "publication",
@@ -685,6 +767,8 @@ KINDS: dict[str, Kind] = _kinds(
         pg_query="publication",
         pg_transforms={"tables": "sorted", "schemas": "sorted"},
         pg_min_version=150000,
+        pg_statements=("CreatePublicationStmt", "AlterPublicationStmt"),
+        pg_objtypes=("OBJECT_PUBLICATION",),
     ),
     Kind(
         "subscription",
@@ -708,6 +792,8 @@ KINDS: dict[str, Kind] = _kinds(
         pg_query="subscription",
         pg_transforms={"conninfo": "conninfo", "publications": "sorted"},
         pg_min_version=150000,
+        pg_statements=("CreateSubscriptionStmt", "AlterSubscriptionStmt", "DropSubscriptionStmt"),
+        pg_objtypes=("OBJECT_SUBSCRIPTION",),
     ),
     Kind(
         "foreign_data_wrapper",
@@ -719,6 +805,8 @@ KINDS: dict[str, Kind] = _kinds(
         severity={"added": "high", "modified:handler": "high", "modified:validator": "high"},
         pg_query="foreign_data_wrapper",
         pg_transforms={"options": "secret_options", "grants": "grants"},
+        pg_statements=("CreateFdwStmt", "AlterFdwStmt"),
+        pg_objtypes=("OBJECT_FDW",),
     ),
     Kind(
         "foreign_server",
@@ -729,6 +817,8 @@ KINDS: dict[str, Kind] = _kinds(
         severity={"added": "high", "modified:options": "high"},
         pg_query="foreign_server",
         pg_transforms={"options": "secret_options", "grants": "grants"},
+        pg_statements=("CreateForeignServerStmt", "AlterForeignServerStmt"),
+        pg_objtypes=("OBJECT_FOREIGN_SERVER",),
     ),
     Kind(
         "user_mapping",
@@ -739,6 +829,8 @@ KINDS: dict[str, Kind] = _kinds(
         severity={"added": "high", "modified": "high"},
         pg_query="user_mapping",
         pg_transforms={"options": "secret_options"},
+        pg_statements=("CreateUserMappingStmt", "AlterUserMappingStmt", "DropUserMappingStmt"),
+        pg_objtypes=("OBJECT_USER_MAPPING",),
     ),
 )
 

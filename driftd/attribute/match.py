@@ -355,7 +355,8 @@ def _object_level(ref: Ref, target: Target, notes: list[str]) -> str | None:
         return None
     if not _name_match(ref, target, notes):
         return None
-    if target.kind == "function" and target.args is not None:
+    # Keys with identity arguments (functions, operators, operator classes, casts).
+    if target.args is not None:
         if ref.args is None:
             notes.append("the statement did not give the argument types")
         elif not _args_match(target.args, ref.args):

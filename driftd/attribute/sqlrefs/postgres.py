@@ -131,32 +131,33 @@ def _func_args(params: Sequence[Any] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _owa(obj: Any, path: tuple[str, ...], action: str) -> Ref:
-    """A Ref for an ObjectWithArgs (function, procedure, aggregate)."""
+def _owa(obj: Any, path: tuple[str, ...], action: str, kind: str = "function") -> Ref:
+    """A Ref for an ObjectWithArgs (function, procedure, aggregate, operator)."""
     name, qualified = _qualify(obj.objname)
-    args = None if obj.args_unspecified else tuple(_type_name(t) for t in obj.objargs or ())
-    return Ref("function", name, path, action, qualified, args)
+    args = None
+    if not obj.args_unspecified:
+        args = tuple("NONE" if t is None else _type_name(t) for t in obj.objargs or ())
+    return Ref(kind, name, path, action, qualified, args)
 
 
-_OBJTYPE_KIND = {
-    "OBJECT_TABLE": "relation",
-    "OBJECT_VIEW": "relation",
-    "OBJECT_MATVIEW": "relation",
-    "OBJECT_SEQUENCE": "relation",
-    "OBJECT_FOREIGN_TABLE": "relation",
-    "OBJECT_INDEX": "index",
-    "OBJECT_SCHEMA": "schema",
-    "OBJECT_FUNCTION": "function",
-    "OBJECT_PROCEDURE": "function",
-    "OBJECT_ROUTINE": "function",
-    "OBJECT_AGGREGATE": "function",
-    "OBJECT_TYPE": "type",
-    "OBJECT_DOMAIN": "type",
-    "OBJECT_EXTENSION": "extension",
-    "OBJECT_DATABASE": "database",
-    "OBJECT_ROLE": "role",
-    "OBJECT_PARAMETER_ACL": "setting",
-}
+def _cast_ref(source: Any, target: Any, action: str) -> Ref:
+    """A cast's key has no name, only ``(<source> AS <target>)``."""
+    return Ref("cast", "", (), action, True, (f"{_type_name(source)} AS {_type_name(target)}",))
+
+
+def _objtype_kinds() -> dict[str, str]:
+    """pglast ObjectType name → the kind a Ref names, from the kinds registry
+    (``Kind.pg_objtypes``); relations share one namespace, indexes belong to tables."""
+    from driftd.kinds import KINDS
+
+    out = {"OBJECT_INDEX": "index"}
+    for kind in KINDS.values():
+        for objtype in kind.pg_objtypes:
+            out[objtype] = "relation" if kind.name in RELATION_KINDS else kind.name
+    return out
+
+
+_OBJTYPE_KIND = _objtype_kinds()
 # Sub-objects that live under a table: DROP/RENAME name them as [schema, table, name].
 _TABLE_PARTS = {
     "OBJECT_TRIGGER": "triggers",
@@ -221,6 +222,11 @@ _TABLE_CMD_PATHS = {
     "AT_AttachPartition": ("partitioning",),
     "AT_DetachPartition": ("partitioning",),
     "AT_DetachPartitionFinalize": ("partitioning",),
+    "AT_SetTableSpace": ("tablespace",),
+    "AT_SetAccessMethod": ("access_method",),
+    "AT_AddInherit": ("inherits",),
+    "AT_DropInherit": ("inherits",),
+    "AT_ReplicaIdentity": ("replica_identity",),
 }
 
 
@@ -508,6 +514,103 @@ def _security_label(node: Any, st: Statement, depth: int) -> None:
     _pg_object(node.objtype, node.object, ("security_labels",), "alter", st)
 
 
+@_on("CreateForeignTableStmt")
+def _create_foreign_table(node: Any, st: Statement, depth: int) -> None:
+    _relation(st, node.base.relation, (), "create")
+
+
+@_on("DefineStmt")
+def _define(node: Any, st: Statement, depth: int) -> None:
+    """CREATE AGGREGATE / OPERATOR / COLLATION / TEXT SEARCH ... / TYPE (base)."""
+    kind = _OBJTYPE_KIND.get(_enum(node.kind))
+    if kind is None:
+        st.dynamic = True
+        return
+    name, q = _qualify(node.defnames)
+    args: tuple[str, ...] | None = None
+    if kind == "operator":
+        operands = {d.defname: d.arg for d in node.definition or ()}
+        args = tuple(
+            _type_name(operands[side]) if side in operands else "NONE"
+            for side in ("leftarg", "rightarg")
+        )
+    elif kind == "function" and node.args:
+        args = _func_args(node.args[0])
+    st.refs.append(Ref(kind, name, (), "replace" if node.replace else "create", q, args))
+
+
+@_on("AlterOperatorStmt")
+def _alter_operator(node: Any, st: Statement, depth: int) -> None:
+    st.refs.append(_owa(node.opername, (), "alter", "operator"))
+
+
+@_on("CreateCastStmt")
+def _create_cast(node: Any, st: Statement, depth: int) -> None:
+    st.refs.append(_cast_ref(node.sourcetype, node.targettype, "create"))
+
+
+@_on("CreateOpClassStmt", "CreateOpFamilyStmt", "AlterOpFamilyStmt")
+def _operator_class(node: Any, st: Statement, depth: int) -> None:
+    statement = type(node).__name__
+    kind = "operator_class" if statement == "CreateOpClassStmt" else "operator_family"
+    parts = node.opclassname if kind == "operator_class" else node.opfamilyname
+    name, q = _qualify(parts)
+    action = "alter" if statement == "AlterOpFamilyStmt" else "create"
+    st.refs.append(Ref(kind, name, (), action, q, (str(node.amname),)))
+
+
+# Statements naming one object by a plain or qualified name: node type → (kind, the
+# node's name field, action, path).
+_NAMED: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "AlterTSDictionaryStmt": ("text_search_dictionary", "dictname", "alter", ()),
+    "AlterTSConfigurationStmt": ("text_search_config", "cfgname", "alter", ()),
+    "CreateTableSpaceStmt": ("tablespace", "tablespacename", "create", ()),
+    "DropTableSpaceStmt": ("tablespace", "tablespacename", "drop", ()),
+    "AlterTableSpaceOptionsStmt": ("tablespace", "tablespacename", "alter", ("options",)),
+    "CreateFdwStmt": ("foreign_data_wrapper", "fdwname", "create", ()),
+    "AlterFdwStmt": ("foreign_data_wrapper", "fdwname", "alter", ()),
+    "CreateAmStmt": ("access_method", "amname", "create", ()),
+    "CreatePublicationStmt": ("publication", "pubname", "create", ()),
+    "AlterPublicationStmt": ("publication", "pubname", "alter", ()),
+    "CreateSubscriptionStmt": ("subscription", "subname", "create", ()),
+    "AlterSubscriptionStmt": ("subscription", "subname", "alter", ()),
+    "DropSubscriptionStmt": ("subscription", "subname", "drop", ()),
+    "CreateForeignServerStmt": ("foreign_server", "servername", "create", ()),
+    "AlterForeignServerStmt": ("foreign_server", "servername", "alter", ("options",)),
+    "CreateEventTrigStmt": ("event_trigger", "trigname", "create", ()),
+    "AlterEventTrigStmt": ("event_trigger", "trigname", "alter", ("enabled",)),
+    "CreateStatsStmt": ("statistics", "defnames", "create", ()),
+    "AlterStatsStmt": ("statistics", "defnames", "alter", ()),
+    "AlterCollationStmt": ("collation", "collname", "alter", ()),
+}
+
+
+@_on(*_NAMED)
+def _named(node: Any, st: Statement, depth: int) -> None:
+    kind, attr, action, path = _NAMED[type(node).__name__]
+    value = getattr(node, attr)
+    if isinstance(value, tuple | list):
+        name, q = _qualify(value)
+    else:
+        name, q = str(value), True
+    st.refs.append(Ref(kind, name, path, action, q))
+
+
+_USER_MAPPING_ACTIONS = {
+    "CreateUserMappingStmt": "create",
+    "AlterUserMappingStmt": "alter",
+    "DropUserMappingStmt": "drop",
+}
+
+
+@_on(*_USER_MAPPING_ACTIONS)
+def _user_mapping(node: Any, st: Statement, depth: int) -> None:
+    # Keyed user_mapping:<server>.<user>; PUBLIC is the mapping for every role.
+    for user in _roles([node.user]):
+        name = f"{node.servername}.{user}"
+        st.refs.append(Ref("user_mapping", name, (), _USER_MAPPING_ACTIONS[type(node).__name__]))
+
+
 def _pg_alter_table(node: Any, st: Statement) -> None:
     kind = _OBJTYPE_KIND.get(_enum(node.objtype), "relation")
     rel, q = _rangevar(node.relation)
@@ -587,8 +690,13 @@ def _pg_object(objtype: Any, obj: Any, path: tuple[str, ...], action: str, st: S
         parts = [_s(p) for p in obj]
         rel, q = _qualify(parts[:-1])
         st.refs.append(Ref("relation", rel, (_TABLE_PARTS[otype], parts[-1], *path), action, q))
-    elif kind == "function":
-        st.refs.append(_owa(obj, path, action))
+    elif kind in ("function", "operator") and hasattr(obj, "objname"):
+        st.refs.append(_owa(obj, path, action, kind))
+    elif kind == "cast" and isinstance(obj, tuple) and len(obj) == 2:
+        st.refs.append(_cast_ref(obj[0], obj[1], action))
+    elif kind in ("operator_class", "operator_family") and isinstance(obj, tuple):
+        name, q = _qualify(obj[1:])  # (access method, [schema,] name)
+        st.refs.append(Ref(kind, name, path, action, q, (_s(obj[0]),)))
     elif kind == "type" and hasattr(obj, "names"):
         tname, q = _qualify(obj.names)
         st.refs.append(Ref("type", tname, path, action, q))
