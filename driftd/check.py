@@ -44,7 +44,7 @@ def evaluate(
     items = diff_objects(baseline["objects"], live["objects"], ignore)
     for item in items:
         item.id = drift_id(label, item.object, item.path, item.after)
-        rules.apply(item)
+        rules.apply(item, live["objects"])
     return sort_items(items)
 
 

@@ -11,6 +11,10 @@ Rules may also read the review of an item's best attribution (a hoop session's
 approval): the built-in ``unreviewed-access-change`` and the custom rules'
 ``review`` key. They can only match once the item is attributed, so the check
 rates its items again after attribution (``RuleSet.after_attribution``).
+
+A few rules read the live snapshot besides the item (``CONTEXT_RULES``: is this
+table published?). The check passes the live objects on the first rating; a
+later rating keeps what they matched then.
 """
 
 from __future__ import annotations
@@ -256,11 +260,61 @@ BUILTIN: tuple[Rule, ...] = (
     Rule("comment-changed", "low", _comment_changed, "a comment changed"),
 )
 DEFAULT_RULE = Rule("schema-change", "medium", lambda item: True, "any other change")
+
+Objects = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ContextRule:
+    """A rule that also reads the live snapshot's objects."""
+
+    name: str
+    severity: str
+    matches: Callable[[DriftItem, Objects], bool]
+    description: str
+
+
+def _published(item: DriftItem, objects: Objects) -> bool:
+    """The item's table is in a publication (of all tables, its schema, or by name)."""
+    from driftd.kinds import KeyError_, parse_key
+
+    try:
+        parts = parse_key(item.object).parts
+    except KeyError_:
+        return False
+    if len(parts) != 2:
+        return False
+    schema, qualified = parts[0], ".".join(parts)
+    for key, pub in objects.items():
+        if key.startswith("publication:") and isinstance(pub, dict):
+            tables, schemas = pub.get("tables") or [], pub.get("schemas") or []
+            if pub.get("all_tables") or qualified in tables or schema in schemas:
+                return True
+    return False
+
+
+def _published_replica_identity(item: DriftItem, objects: Objects) -> bool:
+    return item.kind == "table" and _field(item) == "replica_identity" and _published(item, objects)
+
+
+CONTEXT_RULES = (
+    ContextRule(
+        "published-replica-identity",
+        "high",
+        _published_replica_identity,
+        "the replica identity of a published table changed: subscribers get other "
+        "UPDATE and DELETE rows, or none (NOTHING)",
+    ),
+)
 # The risk an object kind declares in the kinds registry (driftd.kinds): a new
 # publication or foreign server is high, whatever the generic rules say. Its
 # severity comes from the declaration; [rules.severity] may fix it or turn it off.
 KIND_RULE = "kind-severity"
-BUILTIN_NAMES = frozenset(r.name for r in (*BUILTIN, DEFAULT_RULE)) | {KIND_RULE}
+BUILTIN_NAMES = (
+    frozenset(r.name for r in (*BUILTIN, DEFAULT_RULE))
+    | frozenset(r.name for r in CONTEXT_RULES)
+    | {KIND_RULE}
+)
 
 
 class RuleSet:
@@ -279,14 +333,20 @@ class RuleSet:
             for r in BUILTIN
             if config.severity.get(r.name) != "off"
         ]
+        self.context_rules = [
+            ContextRule(r.name, config.severity.get(r.name, r.severity), r.matches, r.description)
+            for r in CONTEXT_RULES
+            if config.severity.get(r.name) != "off"
+        ]
         self.kind_severity = config.severity.get(KIND_RULE)  # None: the declaration's
         self.default_severity = config.severity.get(DEFAULT_RULE.name, DEFAULT_RULE.severity)
         if self.default_severity == "off":
             self.default_severity = "info"
         self.custom = config.custom
 
-    def apply(self, item: DriftItem) -> None:
-        """Set ``item.severity`` and ``item.rules``."""
+    def apply(self, item: DriftItem, objects: Objects | None = None) -> None:
+        """Set ``item.severity`` and ``item.rules``; ``objects`` (the live snapshot's)
+        for the context rules, else what they matched before is kept."""
         path = dotted(item.path)
         custom: list[tuple[str, str]] = [
             (r.name, r.severity)
@@ -301,6 +361,12 @@ class RuleSet:
             )
         ]
         matched = custom or [(r.name, r.severity) for r in self.rules if r.matches(item)]
+        if not custom:
+            matched += [
+                (r.name, r.severity)
+                for r in self.context_rules
+                if (r.matches(item, objects) if objects is not None else r.name in item.rules)
+            ]
         if not custom and self.kind_severity != "off":
             hint = default_severity(item.kind, item.change, item.path)
             if hint is not None:

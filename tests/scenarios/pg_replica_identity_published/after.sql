@@ -1,0 +1,1 @@
+ALTER TABLE public.customers REPLICA IDENTITY NOTHING;
