@@ -224,3 +224,26 @@ def test_key_filter() -> None:
 def test_diff_detects_type_sensitive_changes() -> None:
     items = diff_objects({"setting:x": {"value": 1}}, {"setting:x": {"value": True}})
     assert len(items) == 1
+
+
+def test_a_context_rule_reads_the_live_publications_and_survives_re_rating() -> None:
+    from driftd.rules import RuleSet
+
+    live = {"publication:out": {"all_tables": False, "tables": ["app.t"], "schemas": []}}
+
+    def item(key: str) -> DriftItem:
+        return DriftItem(
+            object=key, change="modified", path=["replica_identity"], before=None, after="nothing"
+        )
+
+    published, other = item("table:app.t"), item("table:app.u")
+    rules = RuleSet()
+    rules.apply(published, live)
+    rules.apply(other, live)
+    assert (published.severity, published.rules) == ("high", ["published-replica-identity"])
+    assert other.severity == "medium" and "published-replica-identity" not in other.rules
+    rules.after_attribution([published, other])  # re-rated without the snapshot: kept
+    assert published.severity == "high"
+    every = item("table:app.x")
+    rules.apply(every, {"publication:all": {"all_tables": True}})  # FOR ALL TABLES
+    assert every.severity == "high"
