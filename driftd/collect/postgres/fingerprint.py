@@ -5,11 +5,10 @@ The fingerprint is one query that reads no object definitions: for every
 ``pg_catalog`` relation that a collector query (``sql/*.sql``) names, a row
 count and the sum of a 64-bit hash over each row's version:
 
-- a catalog **table** the role may read whole: ``hash(xmin, ctid)`` per row.
-  Every DDL statement writes new row versions (a new ``xmin`` and ``ctid``)
-  in the catalogs it changes, so any change to what the collector reads
-  changes the sum; a change that only rewrites rows (VACUUM FULL, freezing)
-  changes it too, which merely costs one full snapshot.
+- a catalog **table** the role may read whole: ``hash(xmin)`` per row. Every
+  DDL statement writes row versions of a later transaction (a new ``xmin``) in
+  the catalogs it changes or deletes rows, so the multiset of ``xmin`` (its
+  count and hash sum) changes with anything the collector reads.
 - a **view** (``pg_settings``, ``pg_user_mappings``) or a table
   the role may read only in part (``pg_subscription``): ``hash(row text)`` over
   the columns it may read. These are small (roles, settings), and settings
@@ -129,24 +128,32 @@ def catalog_names() -> tuple[str, ...]:
     return tuple(sorted(names - VOLATILE - READ_THROUGH_VIEWS))
 
 
-def _term(relname: str, whole: bool, columns: list[str] | None) -> pgsql.Composable:
+def _term(relname: str, whole: bool, columns: list[str] | None, records: bool) -> pgsql.Composable:
+    """``count:sum-of-row-hashes`` of one relation. ``records``: the server hashes a
+    row value itself (``hash_record_extended``, PostgreSQL 14+), else via its text."""
     rel = pgsql.Identifier("pg_catalog", relname)
     skip = MAINTENANCE_COLUMNS.get(relname)
     if skip is not None:
         whole, columns = False, [c for c in columns or [] if c not in skip]
     if whole:
-        row: pgsql.Composable = pgsql.SQL("xmin::text || ':' || ctid::text")
-    else:
+        # Committed row versions as a multiset of xmin: every insert, update or delete
+        # by a later transaction changes it (a row's ctid adds nothing but cost).
+        row_hash: pgsql.Composable = pgsql.SQL("hashtextextended(xmin::text, 0)")
+    elif columns:
         secret = SECRET_OPTION_COLUMNS.get(relname, frozenset())
         cols = pgsql.SQL(", ").join(
-            _masked(c) if c in secret else pgsql.Identifier(c) for c in columns or []
+            _masked(c) if c in secret else pgsql.Identifier(c) for c in columns
         )
-        row = pgsql.SQL("ROW({})::text").format(cols) if columns else pgsql.SQL("''")
+        template = (
+            "hash_record_extended(ROW({}), 0)" if records else "hashtextextended(ROW({})::text, 0)"
+        )
+        row_hash = pgsql.SQL(template).format(cols)
+    else:
+        row_hash = pgsql.SQL("0")
     where = pgsql.SQL(" WHERE " + SCOPE[relname] if relname in SCOPE else "")
     return pgsql.SQL(
-        "(SELECT count(*)::text || ':' || coalesce(sum(hashtextextended({row}, 0)), 0)::text"
-        " FROM {rel}{where})"
-    ).format(row=row, rel=rel, where=where)
+        "(SELECT count(*)::text || ':' || coalesce(sum({hash}), 0)::text FROM {rel}{where})"
+    ).format(hash=row_hash, rel=rel, where=where)
 
 
 def _masked(column: str) -> pgsql.Composable:
@@ -173,7 +180,8 @@ def fingerprint(target: Target) -> str:
         )
         plan = conn.execute(_PLAN, {"names": list(catalog_names())}).fetchall()
         plan = [p for p in plan if p[0] not in ROLE_SCOPED]
-        terms = [_term(name, whole, columns) for name, whole, columns in plan]
+        records = conn.info.server_version >= 140000
+        terms = [_term(name, whole, columns, records) for name, whole, columns in plan]
         query = pgsql.SQL("SELECT ARRAY[{}]").format(pgsql.SQL(", ").join(terms))
         row = conn.execute(query).fetchone()
         parts = [
