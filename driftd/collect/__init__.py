@@ -51,6 +51,17 @@ class Target:
             connect_timeout=env.connect_timeout,
         )
 
+    def shown(self) -> str:
+        """The database for messages: its URL without a password."""
+        if self.display_url:
+            return self.display_url
+        try:
+            from sqlalchemy.engine import make_url
+
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:
+            return f"the database of environment {self.environment}"
+
     def wants_schema(self, name: str) -> bool:
         if any(fnmatch.fnmatchcase(name, g) for g in SYSTEM_SCHEMAS):
             return False

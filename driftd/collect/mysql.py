@@ -30,7 +30,6 @@ from driftd.collect.sa_common import (
     Obj,
     _add_named,
     _constraint,
-    _display,
     _error_code,
     _mysql_privilege,
     _parse_url,
@@ -734,7 +733,7 @@ def _mysql_roles(conn: Connection, target: Target, caps: dict[str, set[str]]) ->
     have = caps.get("mysql.user")
     if not have:
         raise CollectError(
-            f"cannot read {_display(target)}: driftd's user may not read mysql.user, so the "
+            f"cannot read {target.shown()}: driftd's user may not read mysql.user, so the "
             "accounts and every other account's grants are invisible to it",
             "GRANT SELECT ON mysql.* TO the driftd user (it never reads password hashes)",
         )

@@ -37,15 +37,6 @@ def _parse_url(target: Target) -> URL:
         ) from None
 
 
-def _display(target: Target) -> str:
-    if target.display_url:
-        return target.display_url
-    try:
-        return make_url(target.url).render_as_string(hide_password=True)
-    except Exception:
-        return f"the database of environment {target.environment}"
-
-
 def _scrub(message: str, target: Target) -> str:
     """Drop the password from a driver message (defensive: drivers do not echo it)."""
     try:
@@ -70,13 +61,13 @@ def _run(
         engine = create_engine(url, poolclass=NullPool, connect_args=dict(connect_args or {}))
     except sa_exc.NoSuchModuleError:
         raise CollectError(
-            f"cannot read {_display(target)}: SQLAlchemy knows no database dialect "
+            f"cannot read {target.shown()}: SQLAlchemy knows no database dialect "
             f"{url.drivername!r}",
             "check the URL scheme, or install the package that provides this dialect",
         ) from None
     except ImportError as exc:
         raise CollectError(
-            f"cannot read {_display(target)}: the driver for {url.drivername} is not "
+            f"cannot read {target.shown()}: the driver for {url.drivername} is not "
             f"installed ({exc})",
             driver_hint or f"install the Python DB-API driver for {url.drivername}",
         ) from None
@@ -143,7 +134,7 @@ def _db_error(target: Target, exc: sa_exc.DBAPIError, connected: bool) -> Collec
     code = _error_code(exc)
     reason = str(args[1]) if code is not None and len(args) > 1 else str(exc.orig or exc)
     reason = _scrub(reason.strip(), target)
-    where = _display(target)
+    where = target.shown()
     message = (
         f"cannot read {where}: {reason}" if connected else f"cannot connect to {where}: {reason}"
     )

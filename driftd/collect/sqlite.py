@@ -38,7 +38,6 @@ from driftd.collect.ddl_tokens import (
 from driftd.collect.sa_common import (
     Obj,
     _constraint,
-    _display,
     _name_constraints,
     _parse_url,
     _Quoter,
@@ -67,7 +66,7 @@ def _sqlite_path(target: Target, url: URL) -> str:
             path = "/" + path if path else ""
     if path in ("", ":memory:") or url.query.get("mode") == "memory":
         raise CollectError(
-            f"cannot read {_display(target)}: an in-memory SQLite database has nothing to check",
+            f"cannot read {target.shown()}: an in-memory SQLite database has nothing to check",
             "point url at a database file, e.g. sqlite:////var/lib/app/app.db",
         )
     return path

@@ -15,6 +15,7 @@ from driftd.attribute.sources.state import AuditState
 from driftd.config.durations import Seconds
 
 if TYPE_CHECKING:
+    from driftd.attribute.sources.tail import TailResult
     from driftd.config import Config
 
 
@@ -61,6 +62,18 @@ class PollResult:
         self.bad_records += 1
         if len(self.skipped) < MAX_LISTED_SKIPS:
             self.skipped.append(f"{why} at {where}")
+
+    def took(self, read: TailResult, max_read_bytes: int) -> None:
+        """What a log read (:func:`driftd.attribute.sources.tail.read_new`) met: its
+        problems, the records it skipped, and a backlog left for the next run."""
+        self.problems += read.problems
+        for where, why in read.skipped:
+            self.skip(where, why)
+        if read.backlog:
+            self.problems.append(
+                f"more than max_read_bytes ({max_read_bytes}) of new log: the rest is read "
+                "on the next run"
+            )
 
     def summary(self, name: str) -> list[str]:
         out = [f"audit.{name}: {p}" for p in self.problems]

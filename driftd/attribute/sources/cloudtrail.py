@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
 from driftd.attribute.sources.base import PollResult, Source, SourceConfig
-from driftd.attribute.sources.cloudwatch import aws_session
+from driftd.attribute.sources.cloudwatch import aws_session, resume_at
 from driftd.attribute.sources.events import AuditEvent
 from driftd.attribute.sources.state import AuditState
 from driftd.attribute.sqlrefs import Ref, Statement
@@ -69,10 +69,8 @@ class CloudtrailSource(Source):
         cfg = self.settings
         result = PollResult()
         cursor = state.cursor(self.name) or {}
-        start = since
-        if cursor.get("last"):
-            read_to = datetime.fromisoformat(cursor["last"])
-            start = max(since, read_to - timedelta(seconds=cfg.overlap))
+        last = cursor.get("last")
+        start = resume_at(since, datetime.fromisoformat(last) if last else None, cfg.overlap)
         if start >= until:
             return result
         events: list[AuditEvent] = []

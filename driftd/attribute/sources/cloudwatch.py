@@ -77,6 +77,14 @@ def _extract(parse: str) -> Any:
     return extract
 
 
+def resume_at(since: datetime, read_to: datetime | None, overlap: float) -> datetime:
+    """Where an AWS read starts: the window's start, or ``overlap`` before what was
+    read last (AWS delivers late: events land behind the newest one already seen)."""
+    if read_to is None:
+        return since
+    return max(since, read_to - timedelta(seconds=overlap))
+
+
 def aws_session(profile: str | None, region: str | None) -> Any:
     import boto3
 
@@ -93,10 +101,9 @@ class CloudwatchSource(Source):
         cfg = self.settings
         result = PollResult()
         cursor = state.cursor(self.name) or {}
-        start = since
-        if cursor.get("last_ms"):
-            read_to = datetime.fromtimestamp(cursor["last_ms"] / 1000, UTC)
-            start = max(since, read_to - timedelta(seconds=cfg.overlap))
+        last = cursor.get("last_ms")
+        read_to = datetime.fromtimestamp(last / 1000, UTC) if last else None
+        start = resume_at(since, read_to, cfg.overlap)
         if start >= until:
             return result
         parser = LineParser("stderr", cfg.log_line_prefix, zone(cfg.timezone))

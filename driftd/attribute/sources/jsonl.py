@@ -77,9 +77,7 @@ class JsonlSource(Source):
         result = PollResult()
         path = str(self.config.resolve_path(cfg.path))
         read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, tail.lines_splitter)
-        result.problems += read.problems
-        for where, why in read.skipped:
-            result.skip(where, why)
+        result.took(read, cfg.max_read_bytes)
         events: list[AuditEvent] = []
         for raw, key, where in read.lines():
             event = self.parse_line(raw, key, result, where)

@@ -178,14 +178,7 @@ class MariadbAuditSource(Source):
         cfg = self.settings
         path = str(self.config.resolve_path(cfg.path))
         read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, tail.lines_splitter)
-        result.problems += read.problems
-        for where, why in read.skipped:
-            result.skip(where, why)
-        if read.backlog:
-            result.problems.append(
-                f"more than max_read_bytes ({cfg.max_read_bytes}) of new log: the rest is read "
-                "on the next run"
-            )
+        result.took(read, cfg.max_read_bytes)
         tz = zone(cfg.timezone)
         events: list[AuditEvent] = []
         for raw, key, where in read.lines():

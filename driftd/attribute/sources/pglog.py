@@ -591,14 +591,7 @@ class LogFileSource(Source):
             tail.csvlog_splitter if csvlog else tail.lines_splitter,
             tail.csvlog_resync if csvlog else tail.lines_resync,
         )
-        result.problems += read.problems
-        for where, why in read.skipped:
-            result.skip(where, why)
-        if read.backlog:
-            result.problems.append(
-                f"more than max_read_bytes ({cfg.max_read_bytes}) of new log: the rest is read "
-                "on the next run"
-            )
+        result.took(read, cfg.max_read_bytes)
         parser = LineParser(fmt, cfg.log_line_prefix, zone(cfg.timezone))
         builder = EventBuilder(self.extract, result)
         for chunk in read.chunks:

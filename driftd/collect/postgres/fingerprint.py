@@ -43,7 +43,7 @@ from psycopg import sql as pgsql
 from driftd.collect import Target
 from driftd.collect.postgres.acl import SECRET_WORDS
 from driftd.collect.postgres.errors import _connect_error, make_url
-from driftd.collect.postgres.read import _connect_params, _display_url
+from driftd.collect.postgres.read import _connect_params
 
 # SQL files that are not part of a snapshot (lock diagnosis after a lock timeout).
 NOT_SNAPSHOT = frozenset({"lock_holders"})
@@ -170,7 +170,7 @@ def fingerprint(target: Target) -> str:
     try:
         conn: psycopg.Connection[Any] = psycopg.connect(**params)
     except psycopg.Error as exc:
-        raise _connect_error(exc, _display_url(target), url) from exc
+        raise _connect_error(exc, target.shown(), url) from exc
     with conn:
         # One snapshot for the plan and the sums, read-only like every read of driftd.
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -66,7 +66,7 @@ def collect(target: Target, busy: Callable[[], None] | None = None) -> Collected
     server is on the long queries: other work started then (snapshot.py parses
     the baseline) runs while the server does, not before it starts.
     """
-    where = _display_url(target)
+    where = target.shown()
     try:
         url = make_url(target.url)
     except Exception:  # ArgumentError, ValueError: the message may hold the password
@@ -93,15 +93,6 @@ def collect(target: Target, busy: Callable[[], None] | None = None) -> Collected
         engine={"dialect": "postgresql", "server_version": builder.server_version},
         objects=builder.objects,
     )
-
-
-def _display_url(target: Target) -> str:
-    if target.display_url:
-        return target.display_url
-    try:
-        return make_url(target.url).render_as_string(hide_password=True)
-    except Exception:
-        return f"<environment {target.environment}>"
 
 
 def _connect_params(url: URL, connect_timeout: float) -> dict[str, Any]:
