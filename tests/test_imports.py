@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "driftd"
 def _modules() -> dict[str, Path]:
     out = {}
     for path in PACKAGE.rglob("*.py"):
-        if "migrations" in path.parts:
+        if path.is_relative_to(PACKAGE / "store" / "migrations"):
             continue  # Alembic scripts, loaded by Alembic
         parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
