@@ -261,6 +261,8 @@ class AlertmanagerSink(HttpSink[AlertmanagerSettings]):
                 "change": text.values(item),
                 "explain": text.explain(item),
             }
+            if event.kind in ("opened", "renotify", "updated"):
+                annotations["undo"] = text.undo(item, event.environment)
             entry = text.best(item)
             if entry:
                 annotations["who"] = text.who(entry)

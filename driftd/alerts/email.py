@@ -173,13 +173,16 @@ def html_body(event: AlertEvent) -> str:
             sql = text.statement(entry) if entry else None
             if sql:
                 who += f"<br><code>{e(sql)}</code>"
+            undo = ""
+            if event.kind in ("opened", "renotify", "updated"):
+                undo = f"<br>{e(text.undo(item, event.environment))}"
             colour = SEVERITY_COLOUR.get(item["severity"], "#000")
             parts.append(
                 f'<tr style="border-top: 1px solid #ddd">'
                 f'<td style="color: {colour}"><b>{e(item["severity"])}</b></td>'
                 f"<td><code>{e(text.what(item))}</code></td>"
                 f"<td>{e(text.values(item))}</td><td>{who}</td>"
-                f"<td><code>{e(text.explain(item))}</code></td></tr>"
+                f"<td><code>{e(text.explain(item))}</code>{undo}</td></tr>"
             )
         parts.append("</table>")
         if len(event.drift) > 100:

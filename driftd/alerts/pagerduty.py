@@ -229,6 +229,8 @@ def details(event: AlertEvent, item: dict[str, Any]) -> dict[str, Any]:
         "drift_id": item["id"],
         "explain": text.explain(item),
     }
+    if event.kind in ("opened", "renotify", "updated"):
+        out["undo"] = text.undo(item, event.environment)
     entry = text.best(item)
     if entry:
         out["who"] = text.who(entry)

@@ -12,14 +12,16 @@ escape sequence such as ``&amp;`` is never cut in half. Slack answers ``200 ok``
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import model_validator
 
 from driftd.alerts import text
 from driftd.alerts.base import HttpRequest, HttpSink, SinkSettings, one_of
 from driftd.alerts.events import AlertEvent
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150
@@ -169,19 +171,23 @@ def item_text(event: AlertEvent, item: dict[str, Any]) -> str:
     icon = text.EMOJI.get(item["severity"], "")
     lines = [f"{icon} *{escape(item['severity'])}* {code(text.what(item), MAX_WHAT)}"]
     sql = None
+    tail: list[str] = []  # after the statement: how to undo it, where to read more
     if event.kind in ("opened", "renotify", "updated"):
         lines.append(f"*before → after:* {fit(text.values(item), MAX_VALUES)}")
         entry = text.best(item)
         if entry:
             lines.append(f"*who:* {fit(text.who(entry), MAX_WHO)}")
             sql = text.statement(entry, limit=MAX_STATEMENT)
-    last = code(text.explain(item), MAX_WHAT)
+        undo = text.undo_sql(item)
+        how = code(undo or text.revert_command(item, event.environment), MAX_VALUES)
+        tail.append(f"*to undo:* {how}" if undo else f"*to undo:* run {how}")
+    tail.append(code(text.explain(item), MAX_WHAT))
     if sql:
         # The statement takes what the section has left ("\n```" + "```\n" around it).
-        room = MAX_SECTION - len("\n".join([*lines, last])) - 8
+        room = MAX_SECTION - len("\n".join([*lines, *tail])) - 8
         if room > 20:
             lines.append("```" + fit(sql, room).replace("```", "ˋˋˋ") + "```")
-    lines.append(last)
+    lines += tail
     return cut("\n".join(lines), MAX_SECTION)
 
 

@@ -117,6 +117,28 @@ def explain(item: dict[str, Any]) -> str:
     return f"driftd explain {item['id']}"
 
 
+def undo_sql(item: dict[str, Any]) -> str | None:
+    """The statement that undoes a grant, role, membership, owner or setting change
+    (made visible), or None for changes that need the whole script."""
+    from driftd.revert import undo_hint
+
+    hint = undo_hint(item)
+    return visible(hint) if hint else None
+
+
+def revert_command(item: dict[str, Any], environment: str) -> str:
+    return visible(f"driftd revert {environment} {item['id']}")
+
+
+def undo(item: dict[str, Any], environment: str) -> str:
+    """``To undo: `REVOKE ALL ON TABLE public.payments FROM PUBLIC;` ``, or for other
+    changes the command that writes the script: ``To undo: run `driftd revert ENV ID` ``."""
+    sql = undo_sql(item)
+    if sql:
+        return f"To undo: `{sql}`"
+    return f"To undo: run `{revert_command(item, environment)}`"
+
+
 def item_line(item: dict[str, Any]) -> str:
     """One plain-text line per item: severity, what, values, who."""
     line = f"[{item['severity']}] {what(item)}: {values(item)}"
@@ -126,8 +148,9 @@ def item_line(item: dict[str, Any]) -> str:
     return line
 
 
-def item_lines(item: dict[str, Any]) -> list[str]:
-    """An item for plain-text bodies (email, SNS email subscribers)."""
+def item_lines(item: dict[str, Any], undo_in: str | None = None) -> list[str]:
+    """An item for plain-text bodies (email, SNS email subscribers); with ``undo_in``
+    (the environment of open drift), how to undo it."""
     out = [f"[{item['severity']}] {what(item)}", f"    {values(item)}"]
     entry = best(item)
     if entry:
@@ -135,6 +158,8 @@ def item_lines(item: dict[str, Any]) -> list[str]:
         sql = statement(entry)
         if sql:
             out.append(f"    statement: {sql}")
+    if undo_in is not None:
+        out.append(f"    {undo(item, undo_in)}")
     out.append(f"    details: {explain(item)}")
     return out
 
@@ -162,8 +187,9 @@ def plain(event: AlertEvent, limit: int = 100) -> str:
         lines.append("the last check read the environment again")
     elif event.kind == "test":
         lines.append("this is a test message sent by `driftd alerts test`")
+    still_open = event.environment if event.kind in ("opened", "renotify", "updated") else None
     for item in event.drift[:limit]:
-        lines += item_lines(item)
+        lines += item_lines(item, still_open)
     if len(event.drift) > limit:
         lines.append(f"... and {len(event.drift) - limit} more: driftd status")
     if event.kind in ("opened", "renotify"):
