@@ -18,6 +18,10 @@ if ! command -v systemd-analyze >/dev/null; then
   need+=(systemd)  # systemd-analyze verify / security on systemd/driftd.service
 fi
 
+if ! command -v chromium >/dev/null; then
+  need+=(chromium)  # tests/test_report_evidence.py renders the HTML report headless
+fi
+
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
