@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import sys
+import textwrap
 from collections import Counter
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from driftd import canonical
 from driftd.diff.filters import dotted
-from driftd.drift import SEVERITY_ORDER, DriftItem, Report
+from driftd.drift import SEVERITY_ORDER, DriftItem, EnvironmentReport, Report
 
 SEVERITY_STYLE = {
     "critical": "bold white on red",
@@ -61,10 +63,27 @@ def to_json(report: Report) -> str:
     return canonical.dumps_pretty(report.to_json()).decode()
 
 
+PIPED_WIDTH = 200  # piped with no COLUMNS and no terminal on stderr: CI logs
+
+
+def width(out: Any = None) -> int:
+    """Columns to fit: ``COLUMNS`` when set (also when piped), else the terminal's
+    (stdout's, or stderr's when stdout is piped into ``less``), else 200."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    for stream in (out or sys.stdout, sys.stderr):
+        try:
+            if stream.isatty():
+                return os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # a test's capture has no fileno
+            continue
+    return PIPED_WIDTH
+
+
 def console(file: Any = None) -> Console:
     out = file or sys.stdout
-    # Wide when piped (CI logs), the terminal's width otherwise.
-    return Console(file=out, width=None if out.isatty() else 200, highlight=False)
+    return Console(file=out, width=width(out), highlight=False)
 
 
 def short(value: Any) -> str:
@@ -169,68 +188,169 @@ def describe(item: DriftItem) -> str:
 
 
 def render_text(report: Report, con: Console) -> None:
+    """The report for people, every line within ``con.width`` columns.
+
+    Each item is a block: severity, object and path on the first line, then
+    the change, the rules that set the severity and the id; then what changed:
+    a unified diff for bodies (functions, views, triggers, policies), an
+    attribute table for a whole new or dropped role, ``before``/``after``
+    otherwise. Lines wrap between words, so a name breaks only when it alone is
+    wider than the terminal. Names and values pass through :func:`visible`.
+    """
+    out = _Lines(con)
     for env in report.environments:
-        if env.status == "error":
-            # The message and its hint on lines of their own; each line made safe
-            # (a driver's error may quote names from the database).
-            first, *rest = (env.error or "").splitlines() or [""]
-            con.print(Text(f"{visible(env.name)}: error", style="bold red"), Text(visible(first)))
-            for line in rest:
-                con.print(Text(visible(line)))
-            continue
-        if env.status == "clean":
-            con.print(Text(f"{env.name}: clean", style="bold green"), "(no drift from baseline)")
-            continue
-        counts = Counter(i.severity for i in env.drift)
-        summary = ", ".join(
-            f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: SEVERITY_ORDER.get(s, 9))
-        )
-        n = len(env.drift)
-        con.print(
-            Text(f"{env.name}: drift", style="bold yellow"),
-            f"{n} item{'s' if n != 1 else ''} ({summary})",
-        )
-        table = Table(show_lines=False, pad_edge=False, expand=False)
-        table.add_column("severity")
-        table.add_column("object", overflow="fold")
-        table.add_column("path", overflow="fold")
-        table.add_column("before", overflow="fold")
-        table.add_column("after", overflow="fold")
-        attributed = any(i.attribution for i in env.drift)
-        if attributed:
-            table.add_column("who", overflow="fold")
-        table.add_column("id", no_wrap=True)
-        for item in env.drift:
-            row: list[Text | str] = [
-                Text(item.severity, style=SEVERITY_STYLE.get(item.severity, "")),
-                safe(item.object),
-                safe(dotted(item.path) if item.path else f"({item.change})"),
-                safe(short(item.before)),
-                safe(short(item.after)),
-            ]
-            if attributed:
-                row.append(safe(who(item)))
-            table.add_row(*row, item.id)
-        con.print(table)
-        _print_attribution(env.drift, con)
+        _render_environment(env, out)
     total = sum(len(e.drift) for e in report.environments)
     errors = sum(e.status == "error" for e in report.environments)
-    con.print(
+    out.text(
         f"{len(report.environments)} environment(s) checked: {total} drift item(s), "
         f"{errors} error(s). Details: driftd explain ID · accept: driftd baseline accept ENV"
+        + (
+            " (built from migrations: driftd baseline build ENV)"
+            if any(e.reference for e in report.environments)
+            else ""
+        )
     )
 
 
-def _print_attribution(items: list[DriftItem], con: Console) -> None:
+class _Lines:
+    """Prints lines wrapped to the console's width, with a style for the first word."""
+
+    def __init__(self, con: Console) -> None:
+        self.con = con
+        self.width = max(20, con.width)
+
+    def text(self, line: str, indent: str = "", style: str = "", lead: str = "") -> None:
+        """``line`` (already made visible) wrapped; ``lead`` (its first word) styled."""
+        wrapper = textwrap.TextWrapper(
+            width=self.width,
+            initial_indent=indent,
+            subsequent_indent=indent + "  ",
+            break_long_words=True,
+            break_on_hyphens=False,
+        )
+        for n, part in enumerate(wrapper.wrap(line) or [indent]):
+            shown = Text(part, style=style)
+            if n == 0 and lead and part.startswith(indent + lead):
+                shown.stylize(SEVERITY_STYLE.get(lead, ""), len(indent), len(indent) + len(lead))
+            self.con.print(shown, soft_wrap=True)
+
+
+def _render_environment(env: EnvironmentReport, out: _Lines) -> None:
+    name = visible(env.name)
+    if env.status == "error":
+        # The message and its hint on lines of their own; each line made safe
+        # (a driver's error may quote names from the database).
+        first, *rest = (env.error or "").splitlines() or [""]
+        out.text(f"{name}: error {visible(first)}", style="", lead="")
+        for line in rest:
+            out.text(visible(line), indent="  ")
+        return
+    ignored = env.ignored  # changed objects whose every change `ignore` rules hid
+    tail = f", {ignored} ignored" if ignored else ""
+    if env.status == "clean":
+        out.text(f"{name}: clean (no drift from {env.reference or 'baseline'}{tail})")
+        return
+    counts = Counter(i.severity for i in env.drift)
+    summary = ", ".join(
+        f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: SEVERITY_ORDER.get(s, 9))
+    )
+    n = len(env.drift)
+    against = f" against {env.reference}" if env.reference else ""
+    out.text(f"{name}: drift {n} item{'s' if n != 1 else ''} ({summary}){tail}{against}")
+    for item in env.drift:
+        out.con.print(Text(""), soft_wrap=True)
+        _render_item(item, out, env.reference)
+    _print_attribution(env.drift, out)
+    out.con.print(Text(""), soft_wrap=True)
+
+
+def _render_item(item: DriftItem, out: _Lines, reference: str | None = None) -> None:
+    where = dotted(item.path) if item.path else ""
+    out.text(
+        f"{item.severity} {visible(item.object)} {visible(where)}".rstrip(), lead=item.severity
+    )
+    rules = ", ".join(item.rules) or "schema-change"
+    rule_word = "rules" if len(item.rules) > 1 else "rule"
+    what: str = item.change
+    if item.path:
+        what = "added" if item.before is None else "removed" if item.after is None else "changed"
+    if reference and what in ("added", "removed"):
+        # A baseline built from migrations: say where the object is (not) declared.
+        what += f" · {'not ' if what == 'added' else ''}in {reference}"
+    out.text(f"{what} · {rule_word} {visible(rules)} · id {item.id}", indent="  ")
+    body = _bodies(item)
+    if body is not None:
+        for line in body:
+            style = "red" if line.startswith("-") else "green" if line.startswith("+") else ""
+            out.text(visible(line), indent="    ", style=style)
+    elif item.kind == "role" and not item.path:
+        _attribute_table(item.after if item.after is not None else item.before, out)
+    else:
+        out.text(f"before: {visible(short(item.before))}", indent="    ")
+        out.text(f"after:  {visible(short(item.after))}", indent="    ")
+    if item.attribution:
+        out.text(f"by {visible(who(item))}", indent="  ")
+
+
+BODY_KINDS = ("function", "view", "materialized_view", "procedure")
+BODY_SECTIONS = ("triggers", "policies")
+
+
+def _body(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("definition"), str):
+        return str(value["definition"])
+    return None
+
+
+def _bodies(item: DriftItem) -> list[str] | None:
+    """A body's change as unified diff lines (header and hunks), or None for other values."""
+    body = (item.path and item.path[-1] == "definition" and item.kind in BODY_KINDS) or (
+        len(item.path) == 2 and item.path[0] in BODY_SECTIONS
+    )
+    if not body:
+        return None
+    before, after = _body(item.before), _body(item.after)
+    if before is None and after is None:
+        return None
+    lines = list(
+        difflib.unified_diff(
+            (before or "").splitlines(),
+            (after or "").splitlines(),
+            "before" if before is not None else "(none)",
+            "after" if after is not None else "(none)",
+            lineterm="",
+        )
+    )
+    return lines or None
+
+
+def _attribute_table(value: Any, out: _Lines) -> None:
+    """A role's attributes as a two-column table (its nested maps on one line each)."""
+    if not isinstance(value, dict):
+        out.text(f"value: {visible(short(value))}", indent="    ")
+        return
+    keys = sorted(value)
+    pad = min(max((len(k) for k in keys), default=0), 20)
+    out.text(f"{'attribute'.ljust(pad)}  value", indent="    ", style="bold")
+    for key in keys:
+        shown = visible(short(value[key]) if value[key] is not None else "null")
+        out.text(f"{visible(key).ljust(pad)}  {shown}", indent="    ")
+
+
+def _print_attribution(items: list[DriftItem], out: _Lines) -> None:
     """The best match of each attributed item, with its statement (already masked)."""
     attributed = [i for i in items if i.attribution]
     if not attributed:
         return
-    con.print("who changed it (best match; all candidates: driftd explain ID):")
+    out.con.print(Text(""), soft_wrap=True)
+    out.text("who changed it (best match; all candidates: driftd explain ID):")
     for item in attributed:
-        con.print(f"  {item.id} {safe(describe(item))}", soft_wrap=True)
+        out.text(f"{item.id} {visible(describe(item))}", indent="  ")
         for line in attribution_lines(item.attribution[0]):
-            con.print(f"    {safe(line)}", soft_wrap=True)
+            out.text(visible(line), indent="    ")
         more = len(item.attribution) - 1
         if more:
-            con.print(f"    (+{more} other candidate{'s' if more > 1 else ''})")
+            out.text(f"(+{more} other candidate{'s' if more > 1 else ''})", indent="    ")

@@ -193,13 +193,14 @@ def _migrated_objects(objects: dict[str, Any], path: Path, what: str) -> dict[st
 def _baseline_path(env: ResolvedEnvironment) -> Path:
     path = env.baseline_path
     remove_stale_temps(path)  # left by a `baseline accept` that was killed
-    if not path.exists():
-        raise BaselineError(
-            f"no baseline for {env.name} ({path} does not exist)",
-            f"review the live state, then run `driftd baseline accept {env.name}` "
-            "and commit the file",
-        )
     return path
+
+
+def _missing_baseline(env: ResolvedEnvironment) -> BaselineError:
+    return BaselineError(
+        f"no baseline for {env.name} ({env.baseline_path} does not exist)",
+        f"review the live state, then run `driftd baseline accept {env.name}` and commit the file",
+    )
 
 
 def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
@@ -208,9 +209,9 @@ def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
     The baseline is parsed on a thread while the collector waits for the
     catalog queries; the PostgreSQL collector says when its long queries have
     started (parsing holds the GIL, so earlier it would only delay them).
-    Errors are the ones reading the baseline first and the database second
-    would give: a missing or unreadable baseline wins (and a missing one is
-    noticed before the database is touched).
+    Connect first: a database that cannot be read (down, password refused) is
+    the error reported even when the baseline is missing or unreadable too,
+    since that is the one to fix first (issue 13); baseline errors come after.
     """
     path = _baseline_path(env)
     loaded: list[Snapshot] = []
@@ -218,6 +219,8 @@ def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
 
     def load() -> None:
         try:
+            if not path.exists():
+                raise _missing_baseline(env)
             loaded.append(read(path, "baseline"))
         except BaseException as exc:  # raised on the calling thread
             failed.append(exc)
@@ -239,60 +242,165 @@ def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
             collected = engine_collect(target)
     finally:
         start()
-        loader.join()
-        if failed:
-            raise failed[0]
+        loader.join()  # a collector error propagates from here, ahead of the baseline's
+    if failed:
+        raise failed[0]
     return loaded[0], build(env.name, collected, _key_filter(env))
+
+
+Move = tuple[str, list[Any]]  # (object key, path inside it; [] for the whole object)
+
+
+def object_moves(baseline: Snapshot, live: Snapshot, globs: Iterable[str]) -> list[Move]:
+    """The whole objects that ``--object`` globs select (from the live side or the baseline)."""
+    import fnmatch
+
+    universe = set(baseline["objects"]) | set(live["objects"])
+    moves: list[Move] = []
+    for glob in globs:
+        pattern = key_glob(glob)
+        matched = sorted(k for k in universe if fnmatch.fnmatchcase(k, pattern))
+        if not matched:
+            raise BaselineError(
+                f"--object {glob}: no such object in the live database or the baseline",
+                "object keys look like table:public.orders or role:app (see `driftd check` output)",
+            )
+        moves += [(k, []) for k in matched if (k, []) not in moves]
+    return moves
+
+
+def path_move(baseline: Snapshot, live: Snapshot, text: str) -> Move:
+    """``--path KEY#dotted.path``: the field's real keys (a key may itself hold a dot)."""
+    from driftd.diff.filters import split_rule
+
+    glob, dotted_path = split_rule(text)
+    key = key_glob(glob)
+    if not dotted_path:
+        raise BaselineError(
+            f"--path {text}: no path after '#'",
+            "write OBJECT#PATH, e.g. 'table:public.t#columns.email' (or use --object)",
+        )
+    sides = [s["objects"][key] for s in (live, baseline) if key in s["objects"]]
+    if not sides:
+        raise BaselineError(
+            f"--path {text}: no object {key} in the live database or the baseline",
+            "object keys and paths are shown by `driftd check`",
+        )
+    path = _split_path(sides, dotted_path)
+    if key not in baseline["objects"] or _parent(baseline["objects"][key], path) is None:
+        raise BaselineError(
+            f"--path {text}: the baseline has no {key} to hold that field",
+            f"accept the whole object: --object '{key}'",
+        )
+    return key, path
+
+
+def _split_path(sides: list[Any], dotted_path: str) -> list[Any]:
+    """The keys that spell ``dotted_path`` in either object, longest key first at each level."""
+    path: list[Any] = []
+    rest = dotted_path
+    while rest:
+        levels = [s for s in sides if isinstance(s, dict)]
+        names = {str(k): k for s in levels for k in s}
+        for name in sorted(names, key=len, reverse=True):
+            if rest == name or rest.startswith(name + "."):
+                path.append(names[name])
+                rest = rest[len(name) + 1 :]
+                sides = [s[names[name]] for s in levels if names[name] in s]
+                break
+        else:
+            raise BaselineError(
+                f"--path: no field {rest!r} in {'.'.join(map(str, path)) or 'the object'}",
+                "paths are the dotted paths `driftd check` shows, e.g. columns.email",
+            )
+    return path
+
+
+def _parent(obj: Any, path: list[Any]) -> dict[str, Any] | None:
+    for part in path[:-1]:
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj if isinstance(obj, dict) else None
+
+
+_ABSENT = object()
+
+
+def _lookup(obj: Any, path: list[Any]) -> Any:
+    for part in path:
+        if not isinstance(obj, dict) or part not in obj:
+            return _ABSENT
+        obj = obj[part]
+    return obj
+
+
+def _move(objects: dict[str, Any], live: dict[str, Any], key: str, path: list[Any]) -> None:
+    """Make ``objects[key]`` at ``path`` what the live side has there (gone if it has none)."""
+    value = _lookup(live.get(key, _ABSENT), path) if key in live else _ABSENT
+    if not path:
+        if value is _ABSENT:
+            objects.pop(key, None)
+        else:
+            objects[key] = value
+        return
+    if key not in objects:  # a part of an object the baseline lacks: the whole object
+        if key in live:
+            objects[key] = live[key]
+        return
+    objects[key] = copy = _copied(objects[key], path[:-1])
+    parent = _parent(copy, path)
+    if parent is None:  # the live side added the parents too
+        objects[key] = live[key]
+    elif value is _ABSENT:
+        parent.pop(path[-1], None)
+    else:
+        parent[path[-1]] = value
+
+
+def _copied(obj: dict[str, Any], path: list[Any]) -> dict[str, Any]:
+    """``obj`` with the dicts along ``path`` copied (the baseline read is not changed)."""
+    out = dict(obj)
+    node = out
+    for part in path:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            break
+        node[part] = node = dict(child)
+    return out
 
 
 def accept(
     baseline: Snapshot | None,
     live: Snapshot,
-    objects: Iterable[str] | None = None,
-    reason: str | None = None,
+    moves: list[Move] | None = None,
+    accepted: dict[str, Any] | None = None,
 ) -> tuple[Snapshot, list[str]]:
     """The new baseline, and the keys whose content it changes.
 
-    With ``objects`` (keys or globs), only those objects move from ``live``
-    into the existing ``baseline``; an object gone from the live database is
-    removed from the baseline.
+    Without ``moves`` the live state is taken whole. With them, each
+    (object, path) moves from ``live`` into the existing ``baseline``: a path
+    of ``[]`` is the whole object, and what the live side lacks is removed.
+    ``accepted`` (who, when, why, what) is the document's metadata: outside
+    ``objects`` and ``engine``, so it never changes the content hash.
     """
-    import fnmatch
-
-    objects = None if objects is None else [key_glob(o) for o in objects]
-    if objects is None or baseline is None:
-        if objects is not None and baseline is None:
-            raise BaselineError(
-                f"no baseline for {live['environment']} yet, so --object has nothing to add to",
-                f"accept everything first: driftd baseline accept {live['environment']}",
-            )
+    if moves is not None and baseline is None:
+        raise BaselineError(
+            f"no baseline for {live['environment']} yet, so there is nothing to accept into",
+            f"accept everything first: driftd baseline accept {live['environment']}",
+        )
+    old_objects = baseline["objects"] if baseline else {}
+    if moves is None or baseline is None:
         new = stable(live)
-        old_objects = baseline["objects"] if baseline else {}
         selected = sorted(set(old_objects) | set(new["objects"]))
     else:
         new = stable(baseline)
         new["objects"] = dict(baseline["objects"])
         new["engine"] = stable(live)["engine"]
-        old_objects = baseline["objects"]
-        universe = set(old_objects) | set(live["objects"])
-        selected = []
-        for pattern in objects:
-            matched = sorted(k for k in universe if fnmatch.fnmatchcase(k, pattern))
-            if not matched:
-                raise BaselineError(
-                    f"--object {pattern}: no such object in the live database or the baseline",
-                    "object keys look like table:public.orders or role:app "
-                    "(see `driftd check` output)",
-                )
-            selected.extend(matched)
-        for key in selected:
-            if key in live["objects"]:
-                new["objects"][key] = live["objects"][key]
-            else:
-                new["objects"].pop(key, None)
+        for key, path in moves:
+            _move(new["objects"], live["objects"], key, path)
+        selected = sorted({key for key, _ in moves})
     new.pop("accepted", None)
-    if reason:
-        new["accepted"] = {"reason": reason, "objects": "all" if objects is None else selected}
+    if accepted:
+        new["accepted"] = accepted
     changed = [
         k
         for k in selected

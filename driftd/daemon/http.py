@@ -257,6 +257,7 @@ class Listener:
         metrics: Metrics,
         health: Health,
         *,
+        max_check_age: Callable[[], float] | None = None,
         workers: int = WORKERS,
         idle_timeout: float = IDLE_TIMEOUT,
         io_timeout: float = IO_TIMEOUT,
@@ -272,7 +273,7 @@ class Listener:
         try:
             self.server = _Server(
                 (host, int(port)),
-                app(metrics, health),
+                app(metrics, health, max_check_age),
                 workers=workers,
                 idle_timeout=idle_timeout,
                 io_timeout=io_timeout,
@@ -296,9 +297,25 @@ class Listener:
 # -- the WSGI application ------------------------------------------------------------
 
 
-def app(metrics: Metrics, health: Health) -> WSGIApplication:
-    """``/metrics`` (prometheus_client's exposition), ``/healthz``, GET and HEAD only."""
+def app(
+    metrics: Metrics, health: Health, max_check_age: Callable[[], float] | None = None
+) -> WSGIApplication:
+    """``/metrics`` (prometheus_client's exposition), ``/healthz``, GET and HEAD only.
+
+    ``max_check_age`` gives ``[driftd] healthz_max_check_age`` (read on each probe, so
+    a reload applies); without it, it is read from the config of the daemon whose
+    ``health`` this is.
+    """
     exposition = make_wsgi_app(metrics.registry)
+    started = time.time()
+    limit = max_check_age or (lambda: 0.0)
+
+    def healthz() -> tuple[bool, dict[str, Any]]:
+        ok, detail = health()
+        stale = _stale_checks(metrics, limit(), started)
+        if stale:
+            detail = {**detail, "problems": [*detail.get("problems", []), stale]}
+        return ok and not stale, detail
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -314,7 +331,7 @@ def app(metrics: Metrics, health: Health) -> WSGIApplication:
             status, headers, body = _call(exposition, {**environ, "REQUEST_METHOD": "GET"})
             headers.append(("Vary", "Accept, Accept-Encoding"))
         elif path == "/healthz":
-            ok, detail = health()
+            ok, detail = healthz()
             body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode() + b"\n"
             status = "200 OK" if ok else "503 Service Unavailable"
             headers = [("Content-Type", "application/json")]
@@ -329,6 +346,25 @@ def app(metrics: Metrics, health: Health) -> WSGIApplication:
         return [b"" if method == "HEAD" else body]
 
     return application
+
+
+def _stale_checks(metrics: Metrics, limit: float, started: float) -> str | None:
+    """The problem when no check succeeded within ``limit`` seconds (0: never one)."""
+    if limit <= 0:
+        return None
+    newest = max(
+        (s.value for m in metrics.last_success.collect() for s in m.samples if s.value > 0),
+        default=0.0,
+    )
+    age = time.time() - (newest or started)
+    if age <= limit:
+        return None
+    what = (
+        f"the last successful check was {age:.0f}s ago"
+        if newest
+        else f"no check has succeeded in the {age:.0f}s since start"
+    )
+    return f"{what} (healthz_max_check_age = {limit:g}s)"
 
 
 def _call(

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from driftd.canonical import dumps
 from driftd.drift import SEVERITIES, DriftItem, EnvironmentReport
 from driftd.store import DriftNotFound, Store, StoreError
-from driftd.store.models import Drift, DriftEvent, EnvironmentState, Run
+from driftd.store.models import Daemon, Drift, DriftEvent, EnvironmentState, Run
 
 ACTIVE = ("open", "acknowledged")
 CLOSED = ("resolved", "accepted")
@@ -257,7 +257,9 @@ def acknowledge(
     """A person has seen this drift; it stays open until it goes away.
 
     ``hooks`` run in the same transaction (e.g. queuing the acknowledgement
-    for alert sinks), so both commit or neither does."""
+    for alert sinks), so both commit or neither does. Acknowledging an item
+    already acknowledged changes nothing (no event, no hooks: sinks hear of an
+    acknowledgement once); the row is returned as it was."""
     with store.session() as s, s.begin():
         row = s.get(Drift, _resolve_id(s, ref), with_for_update=True)
         assert row is not None
@@ -267,6 +269,8 @@ def acknowledge(
                 f"drift {row.id} is already {row.state} (at {when}): nothing to acknowledge",
                 f"see `driftd explain {row.id}`",
             )
+        if row.state == "acknowledged":
+            return row
         now = _now()
         row.state = "acknowledged"
         row.acknowledged_at, row.acknowledged_by, row.note = now, actor, note
@@ -333,6 +337,29 @@ def environment_status(store: Store, names: Iterable[str]) -> list[EnvironmentSt
     return out
 
 
+@dataclass
+class DaemonStatus:
+    id: str
+    hostname: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    up: bool  # its heartbeat has not expired
+
+
+def daemon_status(store: Store) -> list[DaemonStatus]:
+    """The daemons that report in the store (PostgreSQL fleets heartbeat there), newest
+    first; one whose heartbeat expired has stopped reporting. Dead ones are forgotten
+    after ten lease periods."""
+    now = _now()
+    with store.session() as s:
+        rows = s.scalars(select(Daemon).order_by(Daemon.heartbeat_at.desc())).all()
+    return [
+        DaemonStatus(d.id, d.hostname, d.pid, d.started_at, d.heartbeat_at, d.expires_at > now)
+        for d in rows
+    ]
+
+
 def open_counts(store: Store, names: Iterable[str]) -> dict[str, dict[str, int]]:
     with store.session() as s:
         return _open_counts(s, list(names))
@@ -355,11 +382,21 @@ def _zero() -> dict[str, int]:
 
 
 def history(store: Store, env: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Runs and drift events of ``env``, newest first."""
+    """Runs and drift events of ``env``, newest first.
+
+    A run's ``run`` is its number within the environment (1, 2, 3, ... among
+    the runs kept; ``run_id`` is the store's id, shared by all environments).
+    An acknowledgement repeated (an older driftd recorded each ``ack``) is listed once,
+    as the first.
+    """
     with store.session() as s:
         runs = s.scalars(
             select(Run).where(Run.environment == env).order_by(Run.id.desc()).limit(limit)
         ).all()
+        first = runs[-1].id if runs else 0
+        before = s.scalar(
+            select(func.count()).select_from(Run).where(Run.environment == env, Run.id < first)
+        )
         events = s.execute(
             select(DriftEvent, Drift)
             .join(Drift, Drift.id == DriftEvent.drift_id)
@@ -371,6 +408,7 @@ def history(store: Store, env: str, limit: int = 50) -> list[dict[str, Any]]:
             {
                 "at": r.finished_at,
                 "type": "run",
+                "run": int(before or 0) + len(runs) - i,
                 "run_id": r.id,
                 "status": r.status,
                 "duration_seconds": round(r.duration_seconds, 3),
@@ -378,27 +416,39 @@ def history(store: Store, env: str, limit: int = 50) -> list[dict[str, Any]]:
                 "error": r.error,
                 "daemon": r.daemon,
             }
-            for r in runs
+            for i, r in enumerate(runs)
         ]
-        entries += [
-            {
-                "at": e.at,
-                "type": "drift",
-                "event": e.event,
-                "drift_id": e.drift_id,
-                "object": d.object,
-                "path": d.path,
-                "severity": d.severity,
-                "actor": e.actor,
-                "note": e.note,
-                "run_id": e.run_id,
-            }
-            for e, d in events
-        ]
+        entries += _event_entries(events)
     # Events are written in their run's transaction at its finish time: list them
     # after (above) their run.
     entries.sort(key=lambda e: (e["at"], e["type"] == "drift"), reverse=True)
     return entries[:limit]
+
+
+def _event_entries(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """History entries of (event, drift) rows, newest first, repeated acks folded."""
+    out: list[dict[str, Any]] = []
+    newest: dict[str, int] = {}  # drift id -> index of its oldest entry so far
+    for e, d in rows:
+        entry = {
+            "at": e.at,
+            "type": "drift",
+            "event": e.event,
+            "drift_id": e.drift_id,
+            "object": d.object,
+            "path": d.path,
+            "severity": d.severity,
+            "actor": e.actor,
+            "note": e.note,
+            "run_id": e.run_id,
+        }
+        at = newest.get(e.drift_id)
+        if at is not None and e.event == "acknowledged" == out[at]["event"]:
+            out[at] = entry  # the same acknowledgement again: keep the first
+            continue
+        newest[e.drift_id] = len(out)
+        out.append(entry)
+    return out
 
 
 def get_drift(store: Store, ref: str) -> tuple[Drift, list[DriftEvent]]:
