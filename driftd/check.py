@@ -38,10 +38,12 @@ def evaluate(
     live: snapshot.Snapshot,
     rules: RuleSet,
     ignore: list[IgnoreRule],
+    hidden: list[str] | None = None,
 ) -> list[DriftItem]:
-    """Drift items of ``live`` against ``baseline``, with ids, severity and rules."""
+    """Drift items of ``live`` against ``baseline``, with ids, severity and rules
+    (``hidden``: the keys of changed objects the ignore rules hid entirely)."""
     # The ignore rules reach the diff itself (ignored subtrees are never walked).
-    items = diff_objects(baseline["objects"], live["objects"], ignore)
+    items = diff_objects(baseline["objects"], live["objects"], ignore, hidden)
     for item in items:
         item.id = drift_id(label, item.object, item.path, item.after)
         rules.apply(item, live["objects"])
@@ -79,11 +81,26 @@ def check_environment(
         for problem in problems:
             log.warning("%s: attribution: %s", env.name, problem)
         rules.after_attribution(items)  # rules that read the review (e.g. hoop approvals)
-    report = EnvironmentReport(name=env.name, status="drift" if items else "clean", drift=items)
+    report = EnvironmentReport(
+        name=env.name,
+        status="drift" if items else "clean",
+        drift=items,
+        ignored=outcome.ignored,
+        reference=outcome.reference,
+    )
     if for_store:
         report.baseline_hash, report.snapshot_hash = outcome.baseline_hash, outcome.snapshot_hash
         report.snapshot = outcome.live
     return report
+
+
+def reference_of(baseline: snapshot.Snapshot) -> str | None:
+    """How the text output names a baseline built from migrations (None: accepted)."""
+    built = baseline.get("migrations")
+    if not isinstance(built, dict):
+        return None
+    revision = built.get("revision") or built.get("git_commit")
+    return f"migrations (revision {str(revision)[:12]})" if revision else "migrations"
 
 
 @dataclass
@@ -94,6 +111,8 @@ class Evaluated:
     baseline_hash: str | None = None
     snapshot_hash: str | None = None
     live: snapshot.Snapshot | None = None  # None when reused (the baseline is unchanged)
+    ignored: int = 0  # changed objects the ignore rules hid entirely
+    reference: str | None = None  # see EnvironmentReport.reference
 
 
 def _full(
@@ -107,7 +126,9 @@ def _full(
         log.info("%s: check failed: %s", env.name, exc.message)
         return EnvironmentReport(name=env.name, status="error", error=str(exc))
     ignore = [IgnoreRule.parse(g) for g in env.settings.ignore]
-    out = Evaluated(evaluate(env.name, baseline, live, rules, ignore))
+    hidden: list[str] = []
+    out = Evaluated(evaluate(env.name, baseline, live, rules, ignore, hidden))
+    out.ignored, out.reference = len(hidden), reference_of(baseline)
     if for_store or seen is not None:
         # The hash of the very baseline diffed here (not a second read of the file).
         out.baseline_hash = snapshot.content_hash(baseline)
@@ -198,7 +219,9 @@ class FastPath:
         self.reused += 1
         log.debug("%s: catalog and baseline unchanged: the last full check is reused", env.name)
         e = last.evaluated
-        return Evaluated(copy.deepcopy(e.items), e.baseline_hash, e.snapshot_hash, None)
+        return Evaluated(
+            copy.deepcopy(e.items), e.baseline_hash, e.snapshot_hash, None, e.ignored, e.reference
+        )
 
     def before_full(self, env: ResolvedEnvironment) -> _Seen | None:
         """What ``reuse`` saw just before (read once per check)."""
@@ -206,7 +229,14 @@ class FastPath:
             return self._pending.pop(env.name, None)
 
     def remember(self, env: ResolvedEnvironment, seen: _Seen, out: Evaluated) -> None:
-        kept = Evaluated(copy.deepcopy(out.items), out.baseline_hash, out.snapshot_hash, None)
+        kept = Evaluated(
+            copy.deepcopy(out.items),
+            out.baseline_hash,
+            out.snapshot_hash,
+            None,
+            out.ignored,
+            out.reference,
+        )
         with self._lock:
             self._last[env.name] = _Full(seen, kept, self._clock())
 

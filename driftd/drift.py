@@ -84,6 +84,11 @@ class EnvironmentReport:
     status: Status
     error: str | None = None
     drift: list[DriftItem] = field(default_factory=list)
+    # Objects whose changes `ignore` rules hid entirely (the text summary's "N ignored").
+    ignored: int = 0
+    # What the baseline is, for the text output: None for an accepted one, else e.g.
+    # "migrations (revision 3f2a1c)" for one built by `driftd baseline build`.
+    reference: str | None = None
     # Not part of the JSON report; set only for callers that record runs (the
     # daemon): content hashes of the live snapshot and of the baseline it was
     # diffed against, and the live snapshot itself (to tell accepted from resolved).

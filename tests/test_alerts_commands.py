@@ -135,6 +135,10 @@ def test_alerts_pending_and_retry(project: Path, alert_server: AlertServer) -> N
         ]
         assert states == ["pending", "pending"]
         assert run(project, "alerts", "retry").exit_code == 2  # neither ids nor --failed
+        # An id that is not a failed delivery (unknown, or still pending): exit 2, nothing moved.
+        bad = run(project, "alerts", "retry", str(rows[1]["id"]), "999999")
+        assert bad.exit_code == 2 and "no failed delivery with id" in bad.stderr
+        assert str(rows[1]["id"]) in bad.stderr and "999999" in bad.stderr
     finally:
         store.close()
 

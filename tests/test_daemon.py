@@ -260,11 +260,16 @@ def locked_table(pgdb: PgDatabase) -> Iterator[Any]:
     conn.close()
 
 
+FULL_SNAPSHOTS = 'lock_timeout = "20s"\nfull_snapshot_every = "0s"'
+
+
 def test_sigterm_mid_run_lets_the_check_finish_and_exits_0(
     project: Project, pgdb: PgDatabase, statedb: StateDB, daemons: Daemons, locked_table: Any
 ) -> None:
     port = free_port()
-    config(project, pgdb, port=port, state_url=statedb.url, env_extra='lock_timeout = "20s"')
+    # Every check takes the snapshot: the no-change fast path reads only the catalogs,
+    # so it would never wait on the table locked below.
+    config(project, pgdb, port=port, state_url=statedb.url, env_extra=FULL_SNAPSHOTS)
     accept(project, "test")
     d = daemons.start(port=port)
     d.wait_ready()
@@ -310,7 +315,7 @@ def test_kill_9_mid_run_then_restart_loses_nothing(
         port=port,
         state_url=state_url,
         extra='lease_duration = "3s"',
-        env_extra='lock_timeout = "20s"',
+        env_extra=FULL_SNAPSHOTS,
     )
     accept(project, "test")
     d = daemons.start(port=port)

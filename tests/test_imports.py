@@ -164,3 +164,42 @@ def test_stages_take_a_resolved_environment() -> None:
                 continue
             found.append(where)
     assert not found, "environment looked up by name below the edge: " + ", ".join(found)
+
+
+HEAVY = ("sqlalchemy", "deepdiff", "pglast", "boto3", "botocore", "httpx", "psycopg", "alembic")
+
+
+def _imported_after(args: list[str]) -> set[str]:
+    """Top-level packages imported by ``driftd ARGS`` run in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from driftd.cli.main import cli\n"
+        f"sys.argv = ['driftd', *{args!r}]\n"
+        "try:\n    cli()\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(out.stdout.split()[-1000:])
+
+
+def test_help_imports_no_heavy_library() -> None:
+    """`driftd --help` starts fast (issue 15: ≤ 0.3 s): no driver, ORM, differ, SDK,
+    and neither pydantic nor rich."""
+    loaded = _imported_after(["--help"])
+    assert not loaded & {*HEAVY, "pydantic", "rich"}, sorted(loaded & {*HEAVY, "pydantic", "rich"})
+
+
+def test_config_validate_imports_no_driver_or_differ(tmp_path: Path) -> None:
+    config = tmp_path / "driftd.toml"
+    config.write_text(
+        '[environments.prod]\nurl = "postgresql+psycopg://driftd@db:5432/app"\n'
+        '[audit.logs]\ntype = "pgaudit"\npath = "/var/log/postgresql/*.log"\n'
+        '[alerts.hook]\ntype = "webhook"\nurl = "https://hooks.example/driftd"\n'
+    )
+    loaded = _imported_after(["--config", str(config), "config", "validate"])
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))

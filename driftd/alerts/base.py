@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from driftd import __version__
@@ -31,6 +30,8 @@ from driftd.drift import SEVERITY_ORDER, Severity
 from driftd.errors import ConfigError
 
 if TYPE_CHECKING:
+    import httpx
+
     from driftd.config import Config
 
 # httpx logs every request's full URL at INFO; a Slack webhook URL is a secret.
@@ -294,6 +295,8 @@ def post(
     url: str, body: bytes, headers: dict[str, str], timeout: float, sink: Sink[Any]
 ) -> Outcome:
     """POST and classify; nothing raised, nothing secret in the reason."""
+    import httpx  # on use: `config validate` and `--help` start without it
+
     try:
         # No redirects: a webhook that moved should be reconfigured, not followed
         # (a redirect could carry the body, and its signature, somewhere else).

@@ -9,6 +9,7 @@ import click
 
 from driftd.cli.util import EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
 from driftd.drift import iso
+from driftd.errors import DriftdError
 
 STATE_STYLE = {"pending": "yellow", "failed": "bold red", "delivered": "green"}
 
@@ -155,6 +156,12 @@ def alerts_retry(state: State, ids: tuple[int, ...], all_failed: bool) -> None:
     store = open_store(state.config, migrate=False, pool_size=1)
     try:
         with Session(store.engine) as s, s.begin():
+            missing = sorted(set(ids) - outbox.failed_ids(s, ids)) if ids else []
+            if missing:
+                raise DriftdError(
+                    f"no failed delivery with id {', '.join(map(str, missing))}: nothing requeued",
+                    "see `driftd alerts pending --all` for the ids and their states",
+                )
             count = outbox.requeue(s, None if all_failed else list(ids))
     finally:
         store.close()

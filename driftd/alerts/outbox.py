@@ -476,6 +476,12 @@ def listing(
     )
 
 
+def failed_ids(session: Session, ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` are failed deliveries (the ones ``requeue`` can take back)."""
+    query = select(Delivery.id).where(Delivery.state == FAILED, Delivery.id.in_(list(ids)))
+    return {int(i) for i in session.execute(query).scalars()}
+
+
 def requeue(session: Session, ids: Sequence[int] | None, now: datetime | None = None) -> int:
     """Put failed deliveries (these ids, or all) back in the queue, as if new."""
     at = now or datetime.now(UTC)

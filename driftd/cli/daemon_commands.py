@@ -10,20 +10,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from driftd import canonical
 from driftd.cli.util import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
 from driftd.diff.filters import dotted
 from driftd.drift import iso
 from driftd.errors import DriftdError
-from driftd.report import safe, visible
 
-if TYPE_CHECKING:  # the store pulls in SQLAlchemy: only the commands that use it load it
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    # the store pulls in SQLAlchemy: only the commands that use it load it
     from driftd.attribute.sources.state import SourceHealth
     from driftd.config import Config
     from driftd.store import Store
+    from driftd.store.repo import DaemonStatus, EnvironmentStatus
 
 
 STATUS_STYLE = {"clean": "bold green", "drift": "bold yellow", "error": "bold red"}
@@ -52,6 +53,11 @@ def _ago(moment: datetime | None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit} ago"
     return f"{seconds}s ago"
+
+
+def _local(moment: datetime) -> str:
+    """Local time with its UTC offset (stored in UTC): ``2026-12-05 15:43:33+01:00``."""
+    return moment.astimezone().isoformat(sep=" ", timespec="seconds")
 
 
 def _echo_json(data: Any) -> None:
@@ -118,6 +124,11 @@ def _source_json(name: str, kind: str, h: SourceHealth | None) -> dict[str, Any]
 
 
 def _source_table(sources: list[tuple[str, str, SourceHealth | None]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    from driftd.report import safe
+
     table = Table(pad_edge=False)
     for column in ("audit source", "status", "last read", "newest event", "events", "note"):
         table.add_column(column, overflow="fold")
@@ -139,21 +150,84 @@ def _source_table(sources: list[tuple[str, str, SourceHealth | None]]) -> Table:
     return table
 
 
+def _overdue(config: Config, r: EnvironmentStatus, now: datetime) -> float | None:
+    """The environment's nominal period when its last run is older than twice it."""
+    from driftd.daemon.schedule import Plan
+
+    if r.last_run_at is None:
+        return None
+    period = Plan(r.name, config.environments[r.name].schedule).period
+    return period if (now - r.last_run_at).total_seconds() > 2 * period else None
+
+
+def _daemon_json(d: DaemonStatus) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "hostname": d.hostname,
+        "pid": d.pid,
+        "status": "up" if d.up else "down",
+        "started_at": _iso(d.started_at),
+        "last_heartbeat_at": _iso(d.heartbeat_at),
+    }
+
+
+def _env_row(r: EnvironmentStatus, overdue: float | None) -> list[Any]:
+    from rich.text import Text
+
+    from driftd.report import safe
+
+    counts = ", ".join(f"{n} {sev}" for sev, n in r.open_by_severity.items() if n)
+    if r.acknowledged:
+        counts += f" ({r.acknowledged} acknowledged)"
+    note = r.error or ""
+    if r.status != "error" and r.last_success_at and r.last_run_at != r.last_success_at:
+        note = f"last success {_ago(r.last_success_at)}"
+    if overdue is not None:
+        note = f"overdue: no run in 2x its {overdue:g}s interval" + (f"; {note}" if note else "")
+    took = f"{r.last_duration_seconds:.1f}s" if r.last_duration_seconds is not None else ""
+    shown = Text(r.status, style=STATUS_STYLE.get(r.status, "dim"))
+    if overdue is not None:
+        shown.append(" overdue", style="bold red")
+    return [
+        safe(r.name),
+        shown,
+        _ago(r.last_run_at),
+        took,
+        str(r.open_drift) + (f": {counts}" if counts else ""),
+        safe(note.splitlines()[0] if note else ""),
+    ]
+
+
+def _daemon_lines(daemons: list[DaemonStatus]) -> list[str]:
+    return [
+        f"daemon {d.id} on {d.hostname}: "
+        + ("up" if d.up else f"down (stopped reporting; last heartbeat {_ago(d.heartbeat_at)})")
+        for d in daemons
+    ]
+
+
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_state
 def status(state: State, fmt: str) -> None:
     """Each environment's last run, status and open drift, from the state store.
 
+    An environment whose last run is older than twice its schedule's interval is
+    overdue; a daemon whose heartbeat expired (PostgreSQL fleets) is down.
     Exit 0 when all are clean (or not checked yet), 1 if any has drift, 2 if any failed.
     """
-    from driftd.report import console
+    from rich.table import Table
+
+    from driftd.report import console, safe
     from driftd.store import repo
 
     config = state.config
     with _store(state) as store:
         rows = repo.environment_status(store, sorted(config.environments))
         sources = _source_health(store, config)
+        daemons = repo.daemon_status(store)
+    now = datetime.now(UTC)
+    overdue = {r.name: _overdue(config, r, now) for r in rows}
     if fmt == "json":
         _echo_json(
             {
@@ -166,6 +240,9 @@ def status(state: State, fmt: str) -> None:
                     }
                     for r in rows
                 ],
+                # Apart from the entries, whose shape design.md fixes.
+                "overdue": [r.name for r in rows if overdue[r.name] is not None],
+                "daemons": [_daemon_json(d) for d in daemons],
                 "audit_sources": [_source_json(name, kind, h) for name, kind, h in sources],
             }
         )
@@ -174,22 +251,10 @@ def status(state: State, fmt: str) -> None:
         for column in ("environment", "status", "last run", "took", "open drift", "note"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            counts = ", ".join(f"{n} {sev}" for sev, n in r.open_by_severity.items() if n)
-            if r.acknowledged:
-                counts += f" ({r.acknowledged} acknowledged)"
-            note = r.error or ""
-            if r.status != "error" and r.last_success_at and r.last_run_at != r.last_success_at:
-                note = f"last success {_ago(r.last_success_at)}"
-            took = f"{r.last_duration_seconds:.1f}s" if r.last_duration_seconds is not None else ""
-            table.add_row(
-                safe(r.name),
-                Text(r.status, style=STATUS_STYLE.get(r.status, "dim")),
-                _ago(r.last_run_at),
-                took,
-                str(r.open_drift) + (f": {counts}" if counts else ""),
-                safe(note.splitlines()[0] if note else ""),
-            )
+            table.add_row(*_env_row(r, overdue[r.name]))
         console().print(table)
+        for line in _daemon_lines(daemons):
+            console().print(safe(line))
         if sources:
             console().print(_source_table(sources))
     statuses = {r.status for r in rows}
@@ -203,12 +268,16 @@ def status(state: State, fmt: str) -> None:
 @pass_state
 def history(state: State, env: str, limit: int, fmt: str) -> None:
     """The timeline of ENV: its runs and its drift opening, closing and acknowledged."""
-    from driftd.report import console
+    from rich.table import Table
+    from rich.text import Text
+
+    from driftd.report import console, safe
     from driftd.store import repo
 
     state.config.environment(env)  # unknown names are errors
     with _store(state) as store:
         entries = repo.history(store, env, limit)
+    _with_acceptance(state, env, entries)
     if fmt == "json":
         _echo_json({"environment": env, "entries": [{**e, "at": _iso(e["at"])} for e in entries]})
         return
@@ -219,10 +288,10 @@ def history(state: State, env: str, limit: int, fmt: str) -> None:
     for column in ("at", "what", "detail"):
         table.add_column(column, overflow="fold")
     for e in entries:
-        at = e["at"].strftime("%Y-%m-%d %H:%M:%S")
+        at = _local(e["at"])
         if e["type"] == "run":
             what = Text(f"run {e['status']}", style=STATUS_STYLE.get(e["status"], ""))
-            detail = f"#{e['run_id']} {e['duration_seconds']:.1f}s, {e['drift']} drift item(s)"
+            detail = f"#{e['run']} {e['duration_seconds']:.1f}s, {e['drift']} drift item(s)"
             if e["error"]:
                 detail += f": {e['error'].splitlines()[0]}"
         else:
@@ -247,6 +316,7 @@ def explain(state: State, drift_id: str, fmt: str) -> None:
     An id the state store has not recorded (e.g. from a plain `driftd check`,
     with no daemon) is looked up by checking the environments live.
     """
+    from driftd.report import visible
     from driftd.store import DriftNotFound, StoreMissing
 
     try:
@@ -260,6 +330,7 @@ def explain(state: State, drift_id: str, fmt: str) -> None:
                 "ids are shown by `driftd check`, `driftd status` and `driftd history ENV`",
             ) from None
         data = found
+    data["accepted"] = _acceptance(state, data)  # who took it into the baseline, if anyone
     if fmt == "json":
         _echo_json(data)
     else:
@@ -338,6 +409,36 @@ def _live_drift(state: State, drift_id: str) -> dict[str, Any] | None:
     }
 
 
+def _acceptance(state: State, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The baseline's record of the accept that took this drift in (who, when, why), if
+    its environment's baseline lists it (the latest accept; earlier ones are in git)."""
+    meta = _accept_record(state, data["environment"])
+    if meta is None or data["id"] not in (meta.get("drift") or []):
+        return None
+    return {k: meta.get(k) for k in ("by", "at", "reason")}
+
+
+def _accept_record(state: State, env: str) -> dict[str, Any] | None:
+    """The ``accepted`` metadata of ``env``'s baseline (`driftd baseline accept`)."""
+    from driftd import snapshot
+
+    try:
+        path = state.config.resolve(env).baseline_path
+        meta = snapshot.read(path, "baseline").get("accepted") if path.exists() else None
+    except DriftdError:  # an environment gone from the config, or a broken baseline
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _with_acceptance(state: State, env: str, entries: list[dict[str, Any]]) -> None:
+    """``accepted`` events name who accepted and why, from the baseline's metadata."""
+    meta = _accept_record(state, env)
+    taken = set(meta.get("drift") or []) if meta else set()
+    for e in entries:
+        if meta and e.get("event") == "accepted" and e["drift_id"] in taken and not e["actor"]:
+            e["actor"], e["note"] = meta.get("by"), meta.get("reason")
+
+
 def _explain_lines(data: dict[str, Any]) -> list[str]:
     from driftd.report import attribution_lines
 
@@ -354,7 +455,15 @@ def _explain_lines(data: dict[str, Any]) -> list[str]:
     if data["acknowledged_by"]:
         ack = f"  acked     by {data['acknowledged_by']} at {data['acknowledged_at']}"
         out.append(ack + (f": {data['note']}" if data["note"] else ""))
+    if data.get("accepted"):
+        took = data["accepted"]
+        line = f"  accepted  by {took.get('by')} at {took.get('at')}"
+        out.append(line + (f": {took['reason']}" if took.get("reason") else ""))
     out += ["", "before:", *_block(data["before"]), "after:", *_block(data["after"]), ""]
+    if data["state"] not in ("resolved", "accepted"):  # still in the database
+        from driftd.alerts.text import undo
+
+        out += [undo(data, data["environment"]), ""]
     out.append("evidence:")
     if not data["attribution"]:
         out.append("  no audit record matched this change")
@@ -393,11 +502,13 @@ def ack(state: State, drift_id: str, note: str | None, actor: str | None) -> Non
     Sinks with incidents hear it too (PagerDuty acknowledges the item's incident).
     """
     from driftd.alerts import lifecycle, outbox
+    from driftd.report import visible
     from driftd.store import repo
 
     config = state.config
     who = actor or os.environ.get("SUDO_USER") or getpass.getuser()
     queued: list[outbox.Queued] = []
+    asked_at = datetime.now(UTC)
     with _store(state) as store:
         row = repo.acknowledge(
             store,
@@ -409,6 +520,13 @@ def ack(state: State, drift_id: str, note: str | None, actor: str | None) -> Non
         if queued:
             # Send now rather than at the daemon's next pass; what fails stays queued.
             outbox.dispatch_due(store.engine, config)
+    if row.acknowledged_at is not None and row.acknowledged_at < asked_at:
+        # Acknowledged before: one ack (no second event, nothing sent).
+        note = f": {row.note}" if row.note else ""
+        when = _local(row.acknowledged_at)
+        click.echo(visible(f"{row.id} was already acknowledged by {row.acknowledged_by}"))
+        click.echo(visible(f"  at {when}{note}; nothing changed"))
+        return
     click.echo(
         visible(f"acknowledged {row.id} ({row.environment}: {row.object} {dotted(row.path)})")
         + f" as {who}"

@@ -9,14 +9,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from driftd import __version__, canonical
 from driftd.cli.util import EXIT_ERROR, EXIT_OK, State, exit_with, pass_state
+from driftd.diff.filters import dotted
 from driftd.errors import DriftdError
+
+if TYPE_CHECKING:
+    from driftd.config import ResolvedEnvironment
+    from driftd.drift import DriftItem
 
 
 class DriftdGroup(click.Group):
@@ -92,10 +98,21 @@ def snapshot(state: State, env: str, output: Path | None) -> None:
     """Print the live snapshot of ENV (or write it to FILE)."""
     from driftd import snapshot as snap
 
+    if output and not output.parent.is_dir():  # before connecting: a typo costs nothing
+        raise DriftdError(
+            f"cannot write {output}: directory {output.parent} does not exist",
+            f"create it first (mkdir -p {output.parent}) or write elsewhere",
+        )
     doc = snap.take(state.config.resolve(env))
     data = snap.to_bytes(doc)
     if output:
-        snap.write_atomic(output, data)
+        try:
+            snap.write_atomic(output, data)
+        except OSError as exc:
+            raise DriftdError(
+                f"cannot write {output}: {exc.strerror or exc}",
+                "check the directory's permissions and free space",
+            ) from None
         click.echo(f"wrote {output} ({len(doc['objects'])} objects)", err=True)
     else:
         sys.stdout.buffer.write(data)
@@ -112,6 +129,7 @@ def baseline() -> None:
 
 @baseline.command("accept")
 @click.argument("env")
+@click.argument("drift_ids", nargs=-1, metavar="[DRIFT_ID]...")
 @click.option(
     "--object",
     "objects",
@@ -119,24 +137,230 @@ def baseline() -> None:
     metavar="KEY",
     help="Accept only this object (a key or glob, e.g. table:public.orders); repeatable.",
 )
-@click.option("--reason", metavar="TEXT", help="Why: recorded in the baseline for reviewers.")
+@click.option(
+    "--path",
+    "paths",
+    multiple=True,
+    metavar="KEY#PATH",
+    help="Accept only this field, e.g. 'table:public.t#columns.email'; repeatable.",
+)
+@click.option(
+    "--reason", metavar="TEXT", help="Why: recorded in the baseline (required for critical/high)."
+)
+@click.option("--yes", "-y", is_flag=True, help="Accept critical/high changes without asking.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the baseline diff it would write; write nothing."
+)
 @pass_state
-def baseline_accept(state: State, env: str, objects: tuple[str, ...], reason: str | None) -> None:
-    """Take the live state of ENV as its new baseline."""
+def baseline_accept(
+    state: State,
+    env: str,
+    drift_ids: tuple[str, ...],
+    objects: tuple[str, ...],
+    paths: tuple[str, ...],
+    reason: str | None,
+    yes: bool,
+    dry_run: bool,
+) -> None:
+    """Take the live state of ENV (or the DRIFT_IDs, objects and fields named) as its baseline.
+
+    It lists what it takes by severity; critical and high changes need --yes (or a
+    yes at the terminal's prompt) and a --reason, else it exits 2 with the list.
+    Who (git config user.name/email, else the login), when and why are recorded in
+    the baseline's "accepted" metadata, which `driftd explain` shows.
+    """
     from driftd import snapshot as snap
 
     resolved = state.config.resolve(env)
     path = resolved.baseline_path
-    live = snap.take(resolved)
+    live = snap.take(resolved)  # connect first: a down server is the first thing to hear
     old = snap.read(path, "baseline") if path.exists() else None
-    new, changed = snap.accept(old, live, list(objects) or None, reason)
+    plan = _accept_plan(resolved, old, live, drift_ids, objects, paths)
+    _show_plan(plan, path)
+    if not dry_run:
+        reason = _confirm_accept(plan, yes, reason)
+    meta = _accept_metadata(plan, reason, path.parent)
+    new, changed = snap.accept(old, live, plan.moves, meta)
+    if old is not None and snap.content_hash(new) == snap.content_hash(old):
+        click.echo(f"nothing to accept: the baseline of {env} already holds that state", err=True)
+        return
+    if dry_run:
+        sys.stdout.write(_unified(path, new))
+        click.echo(f"dry run: {path} not written ({len(changed)} object(s) would change)", err=True)
+        return
     snap.write_baseline(resolved, snap.to_bytes(new))
-    scope = f"{len(objects)} selector(s)" if objects else "all objects"
+    scope = "all objects" if plan.moves is None else f"{len(plan.moves)} selection(s)"
     click.echo(
         f"accepted {scope} of {env} into {path}: {len(changed)} object(s) changed, "
         f"{len(new['objects'])} in baseline. Review with `git diff` and commit it.",
         err=True,
     )
+
+
+GATED = ("critical", "high")  # severities an accept takes only on purpose
+
+
+@dataclass
+class AcceptPlan:
+    environment: str
+    moves: list[tuple[str, list[Any]]] | None  # None: the whole live state
+    items: list[DriftItem]  # the drift it takes in, with severity and rules as `check` rates it
+    first: bool  # no baseline yet
+    objects: int  # objects in the live snapshot
+
+    @property
+    def gated(self) -> list[DriftItem]:
+        return [i for i in self.items if i.severity in GATED]
+
+
+def _accept_plan(
+    env: ResolvedEnvironment,
+    old: dict[str, Any] | None,
+    live: dict[str, Any],
+    drift_ids: tuple[str, ...],
+    objects: tuple[str, ...],
+    paths: tuple[str, ...],
+) -> AcceptPlan:
+    """What an accept takes: the moves into the baseline and the drift items they cover."""
+    from driftd import snapshot as snap
+    from driftd.check import evaluate
+    from driftd.diff.filters import IgnoreRule, key_matches
+    from driftd.rules import RuleSet
+
+    selectors = bool(drift_ids or objects or paths)
+    if old is None:
+        if selectors:
+            snap.accept(None, live, [])  # raises: nothing to accept into
+        return AcceptPlan(env.name, None, [], True, len(live["objects"]))
+    ignore = [IgnoreRule.parse(g) for g in env.settings.ignore]
+    items = evaluate(env.name, old, live, RuleSet(env.config.rules), ignore)
+    if not selectors:
+        return AcceptPlan(env.name, None, items, False, len(live["objects"]))
+    moves = snap.object_moves(old, live, objects)
+    chosen = [i for i in items if any(key_matches(i.object, g) for g in objects)]
+    for ref in drift_ids:
+        item = _drift_by_id(env.name, items, ref)
+        moves.append((item.object, list(item.path)))
+        chosen.append(item)
+    for text in paths:
+        key, path = snap.path_move(old, live, text)
+        moves.append((key, path))
+        chosen += [i for i in items if i.object == key and _overlaps(i.path, path)]
+    unique = {i.id: i for i in chosen}
+    return AcceptPlan(env.name, moves, [i for i in items if i.id in unique], False, 0)
+
+
+def _drift_by_id(env: str, items: list[DriftItem], ref: str) -> DriftItem:
+    ref = ref.strip().lower()
+    found = [i for i in items if i.id == ref or (len(ref) >= 4 and i.id.startswith(ref))]
+    if len(found) != 1:
+        raise DriftdError(
+            f"drift id {ref!r} " + ("is ambiguous" if found else f"is not drift of {env} now"),
+            "ids are shown by `driftd check ENV` (give more characters if ambiguous)",
+        )
+    return found[0]
+
+
+def _overlaps(a: list[Any], b: list[Any]) -> bool:
+    n = min(len(a), len(b))
+    return [str(x) for x in a[:n]] == [str(x) for x in b[:n]]
+
+
+def _show_plan(plan: AcceptPlan, path: Path) -> None:
+    """The drift it takes, grouped by severity (stderr: stdout is for --dry-run's diff)."""
+    from driftd.drift import SEVERITIES
+    from driftd.report import visible
+
+    if plan.first:
+        click.echo(f"{plan.environment}: first baseline, {plan.objects} object(s)", err=True)
+        return
+    click.echo(
+        f"{plan.environment}: {len(plan.items)} drift item(s) to accept into {path}", err=True
+    )
+    for severity in SEVERITIES:
+        group = [i for i in plan.items if i.severity == severity]
+        if group:
+            click.echo(f"  {severity} ({len(group)})", err=True)
+        for i in group:
+            where = f"{i.object}#{dotted(i.path)}" if i.path else i.object
+            rules = f" [{', '.join(i.rules)}]" if i.rules else ""
+            click.echo(visible(f"    {i.id}  {i.change:<8} {where}{rules}"), err=True)
+
+
+def _confirm_accept(plan: AcceptPlan, yes: bool, reason: str | None) -> str | None:
+    """The reason to record; refuses (exit 2) critical/high items not confirmed or explained."""
+    gated = plan.gated
+    if not gated:
+        return reason
+    count = f"{len(gated)} critical/high drift item(s)"
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    if not yes and interactive:
+        yes = click.confirm(f"Accept {count} into the baseline?", default=False, err=True)
+    if not yes:
+        raise DriftdError(
+            f"refusing to accept {count} without --yes",
+            "review them above, then rerun with --yes --reason TEXT, or accept fewer "
+            "(DRIFT_ID, --path, --object)",
+        )
+    if not reason and interactive:
+        reason = click.prompt("Reason (recorded in the baseline)", err=True).strip()
+    if not reason:
+        raise DriftdError(
+            f"--reason is required to accept {count}", "say why, e.g. --reason TICKET-1"
+        )
+    return reason
+
+
+def _accept_metadata(plan: AcceptPlan, reason: str | None, where: Path) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from driftd.drift import iso
+
+    meta: dict[str, Any] = {"at": iso(datetime.now(UTC)), "by": _who(where)}
+    if reason:
+        meta["reason"] = reason
+    if plan.moves is None:
+        meta["objects"] = "all"
+    else:
+        meta["objects"] = sorted({k for k, p in plan.moves if not p})
+        meta["paths"] = sorted({f"{k}#{dotted(p)}" for k, p in plan.moves if p})
+    meta["drift"] = sorted(i.id for i in plan.items)
+    return meta
+
+
+def _who(where: Path) -> str:
+    """``Name <email>`` from git config (as a commit would say), else the login."""
+    import getpass
+    import subprocess
+
+    def git(key: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", "config", key],
+                cwd=where if where.is_dir() else None,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    name, email = git("user.name"), git("user.email")
+    if name or email:
+        return f"{name} <{email}>".strip() if email else name
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def _unified(path: Path, new: dict[str, Any]) -> str:
+    """The change to the file as `git diff` will show it."""
+    import difflib
+
+    from driftd import snapshot as snap
+
+    before = path.read_text().splitlines(keepends=True) if path.exists() else []
+    after = snap.to_bytes(new).decode().splitlines(keepends=True)
+    return "".join(difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"))
 
 
 # -- check / compare ------------------------------------------------------------
@@ -202,13 +426,18 @@ def config_validate(state: State) -> None:
         for var in (env.url_env, env.password_env):
             if var and var not in os.environ:
                 warnings.append(f"environments.{name}: environment variable {var} is not set")
-        for file in (env.url_file, env.password_file):
-            if file and not config.resolve_path(file).exists():
-                warnings.append(f"environments.{name}: secret file {file} does not exist")
+        for key, file in (("url_file", env.url_file), ("password_file", env.password_file)):
+            try:
+                if file and not config.resolve_path(file, f"environments.{name}.{key}").exists():
+                    warnings.append(f"environments.{name}: secret file {file} does not exist")
+            except DriftdError as exc:  # e.g. ${CREDENTIALS_DIRECTORY}: set only under systemd
+                warnings.append(exc.message)
         if not resolved.baseline_path.exists():
             warnings.append(
                 f"environments.{name}: no baseline yet (run `driftd baseline accept {name}`)"
             )
+        else:
+            warnings += _idle_ignores(name, env.ignore, resolved.baseline_path)
     from driftd import alerts
 
     used_audit = {a for env in config.environments.values() for a in env.audit}
@@ -222,6 +451,41 @@ def config_validate(state: State) -> None:
         f"config OK: {len(config.environments)} environment(s), {len(config.audit)} audit "
         f"source(s), {len(config.alerts)} alert sink(s)"
     )
+
+
+def _idle_ignores(env: str, patterns: list[str], baseline: Path) -> list[str]:
+    """Ignore patterns that match nothing in the baseline: a typo, or a leftover."""
+    from driftd import snapshot as snap
+    from driftd.diff.filters import IgnoreRule
+
+    if not patterns:
+        return []
+    objects = snap.read(baseline, "baseline")["objects"]
+    out = []
+    for pattern in patterns:
+        rule = IgnoreRule.parse(pattern)
+        if not any(_rule_hits(rule, key, value) for key, value in objects.items()):
+            out.append(
+                f"environments.{env}.ignore: {pattern!r} matches nothing in the baseline "
+                f"({len(objects)} objects); check its spelling against `driftd snapshot {env}`"
+            )
+    return out
+
+
+def _rule_hits(rule: Any, key: str, value: Any) -> bool:
+    import fnmatch
+
+    if not fnmatch.fnmatchcase(key, rule.object_glob):
+        return False
+    return rule.path_glob is None or any(rule.matches(key, path) for path in _paths(value))
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Any:
+    """Every key path inside an object (what an ignore rule's ``#path`` may name)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield [*prefix, k]
+            yield from _paths(v, (*prefix, k))
 
 
 @config_group.command("show")
@@ -260,10 +524,12 @@ def _hide_secrets(value: Any, key: str = "") -> Any:
 
 from driftd.alerts.commands import COMMANDS as _ALERT_COMMANDS  # noqa: E402
 from driftd.cli.daemon_commands import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
+from driftd.cli.migration_commands import register as _register_migrations  # noqa: E402
 from driftd.cli.revert_command import COMMANDS as _REVERT_COMMANDS  # noqa: E402
 
 for _command in (*_DAEMON_COMMANDS, *_ALERT_COMMANDS, *_REVERT_COMMANDS):
     cli.add_command(_command)
+_register_migrations(cli, baseline)
 
 
 # -- entry point ----------------------------------------------------------------

@@ -74,6 +74,29 @@ class DriftdSection(_Strict):
     healthz_max_check_age: Duration = 0.0
 
 
+class Migrations(_Strict):
+    """``[environments.NAME.migrations]``: build the baseline from migrations
+    (``driftd baseline build``) on a scratch server, never the watched database."""
+
+    command: str | None = None  # run by /bin/sh in workdir; gets DATABASE_URL and PG*
+    workdir: str = "."
+    scratch_url: str
+    password_env: str | None = None
+    password_file: str | None = None
+    timeout: Duration = 600.0
+    alembic_ini: str | None = None  # Alembic in-process when command is omitted
+
+    @model_validator(mode="after")
+    def _how(self) -> Migrations:
+        if not self.command and not self.alembic_ini:
+            raise ValueError("set command (any migration tool) or alembic_ini (Alembic)")
+        if _url_has_password(self.scratch_url):
+            raise ValueError(
+                "scratch_url holds a password; remove it and set password_env or password_file"
+            )
+        return self
+
+
 class Environment(_Strict):
     url: str | None = None
     url_env: str | None = None
@@ -102,6 +125,7 @@ class Environment(_Strict):
     # the baseline file are unchanged the last full check is reused, but a full
     # snapshot still runs at least this often; 0 turns the fast path off.
     full_snapshot_every: Duration = 3600.0  # 1h
+    migrations: Migrations | None = None  # driftd baseline build
 
     @model_validator(mode="after")
     def _one_url(self) -> Environment:
@@ -377,10 +401,9 @@ def _url_has_password(value: str) -> bool:
     from urllib.parse import urlsplit
 
     try:
-        if urlsplit(value).password is not None:
-            return True
+        return urlsplit(value).password is not None
     except ValueError:
-        pass
+        pass  # not a plain URL (a bad port, say): ask SQLAlchemy's parser, which is slow to load
     from sqlalchemy.engine import make_url
 
     try:

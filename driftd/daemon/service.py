@@ -368,7 +368,13 @@ class Daemon(SchedulerEvents):
         # by their own thread: a slow sink never holds up a check.
         self.run_hooks.append(lifecycle.run_hook(lambda: self.config))
         if section.http_listen:
-            self.listener = Listener(section.http_listen, self.metrics, self.health)
+            self.listener = Listener(
+                section.http_listen,
+                self.metrics,
+                self.health,
+                # Read on each probe: a reload that changes it applies at once.
+                max_check_age=lambda: self.config.driftd.healthz_max_check_age,
+            )
             self.listener.start()
             log.info(
                 "listening on http://%s:%s (/healthz, /metrics)",

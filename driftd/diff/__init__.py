@@ -62,20 +62,27 @@ def diff_objects(
     before: Objects,
     after: Objects,
     ignore: Sequence[IgnoreRule] = (),
+    hidden: list[str] | None = None,
 ) -> list[DriftItem]:
     """Removed, then added, then modified objects' items, each group sorted by key.
 
     With ``ignore``, the items those rules hide are left out (the same as
-    filtering the result with ``filters.ignored``).
+    filtering the result with ``filters.ignored``); ``hidden`` collects the keys
+    of objects that changed but whose every change they hid.
     """
+    hid = hidden if hidden is not None else []
     items: list[DriftItem] = []
     for key in sorted(before.keys() - after.keys()):
-        if not (ignore and ignored(ignore, key, [])):
+        if ignore and ignored(ignore, key, []):
+            hid.append(key)
+        else:
             items.append(
                 DriftItem(object=key, change="removed", path=[], before=before[key], after=None)
             )
     for key in sorted(after.keys() - before.keys()):
-        if not (ignore and ignored(ignore, key, [])):
+        if ignore and ignored(ignore, key, []):
+            hid.append(key)
+        else:
             items.append(
                 DriftItem(object=key, change="added", path=[], before=None, after=after[key])
             )
@@ -83,7 +90,10 @@ def diff_objects(
         old, new = before[key], after[key]
         if old is new or dumps(old) == dumps(new):
             continue
-        items.extend(diff_object(key, old, new, ignore))
+        found = diff_object(key, old, new, ignore)
+        if not found and ignore:
+            hid.append(key)
+        items.extend(found)
     return items
 
 

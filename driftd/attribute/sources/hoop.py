@@ -47,9 +47,8 @@ import binascii
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
 from driftd.attribute.sources.base import PollResult, Source, SourceConfig
@@ -58,6 +57,9 @@ from driftd.attribute.sources.state import AuditState
 from driftd.config.durations import Seconds
 from driftd.drift import iso
 from driftd.errors import DriftdError
+
+if TYPE_CHECKING:
+    import httpx  # imported on use: `config validate` loads this module
 
 MAX_OFFSET = 10_000  # models.MaxSessionListOffset: the gateway refuses (422) larger offsets
 MAX_DONE_IDS = 5_000
@@ -200,6 +202,8 @@ class HoopSource(Source):
         if cfg.ca_file:
             verify = str(self.config.resolve_path(cfg.ca_file))
         assert cfg.url is not None
+        import httpx
+
         return httpx.Client(
             base_url=cfg.url.rstrip("/"),
             headers=headers,
@@ -209,6 +213,8 @@ class HoopSource(Source):
         )
 
     def _request(self, client: httpx.Client, path: str, params: dict[str, Any]) -> httpx.Response:
+        import httpx
+
         try:
             response = client.get(path, params=params)
         except httpx.HTTPError as exc:
