@@ -17,7 +17,10 @@ def readme_demo_command() -> list[str]:
     """The driftd part of the README's first set-up command."""
     first = re.search(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S)
     assert first, "the README lost its set-up commands"
-    install, _, run = first.group(1).partition(" && ")
+    venv, command = first.group(1).splitlines()
+    # A virtualenv first: Debian's and Ubuntu's system Python refuses pip outside one.
+    assert venv == "python3 -m venv .venv && . .venv/bin/activate"
+    install, _, run = command.partition(" && ")
     assert install == "python3 -m pip install -e ."
     argv = shlex.split(run)
     assert argv[:3] == ["python3", "-m", "driftd"], argv

@@ -205,7 +205,7 @@ def test_time_in_drift_merges_overlapping_items() -> None:
 
 
 def test_csv_cells_never_start_a_formula() -> None:
-    from driftd.cli.migration_commands import _cell
+    from driftd.report.evidence import _cell
 
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert _cell("@sum") == "'@sum" and _cell("-1") == "'-1"

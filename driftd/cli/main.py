@@ -524,10 +524,11 @@ def _hide_secrets(value: Any, key: str = "") -> Any:
 
 from driftd.alerts.commands import COMMANDS as _ALERT_COMMANDS  # noqa: E402
 from driftd.cli.daemon_commands import COMMANDS as _DAEMON_COMMANDS  # noqa: E402
+from driftd.cli.init_command import COMMANDS as _INIT_COMMANDS  # noqa: E402
 from driftd.cli.migration_commands import register as _register_migrations  # noqa: E402
 from driftd.cli.revert_command import COMMANDS as _REVERT_COMMANDS  # noqa: E402
 
-for _command in (*_DAEMON_COMMANDS, *_ALERT_COMMANDS, *_REVERT_COMMANDS):
+for _command in (*_DAEMON_COMMANDS, *_ALERT_COMMANDS, *_REVERT_COMMANDS, *_INIT_COMMANDS):
     cli.add_command(_command)
 _register_migrations(cli, baseline)
 

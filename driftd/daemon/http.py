@@ -45,7 +45,7 @@ from prometheus_client import (
 
 from driftd import __version__
 from driftd.drift import SEVERITIES
-from driftd.errors import DriftdError
+from driftd.errors import DriftdError, first_line
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -258,6 +258,7 @@ class Listener:
         health: Health,
         *,
         max_check_age: Callable[[], float] | None = None,
+        page: Callable[[], str] | None = None,
         workers: int = WORKERS,
         idle_timeout: float = IDLE_TIMEOUT,
         io_timeout: float = IO_TIMEOUT,
@@ -273,7 +274,7 @@ class Listener:
         try:
             self.server = _Server(
                 (host, int(port)),
-                app(metrics, health, max_check_age),
+                app(metrics, health, max_check_age, page),
                 workers=workers,
                 idle_timeout=idle_timeout,
                 io_timeout=io_timeout,
@@ -296,11 +297,36 @@ class Listener:
 
 # -- the WSGI application ------------------------------------------------------------
 
+# The page holds names from databases and audit logs: it is escaped, and the browser is
+# told to run nothing and load nothing but the page's own inline style.
+PAGE_HEADERS = [
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+]
+
+
+def _page(page: Callable[[], str]) -> tuple[str, list[tuple[str, str]], bytes]:
+    try:
+        return "200 OK", list(PAGE_HEADERS), page().encode()
+    except Exception as exc:  # the store is down: say so, keep serving /healthz
+        log.warning("the / page could not be built: %s", first_line(exc))
+        return (
+            "503 Service Unavailable",
+            [("Content-Type", "text/plain; charset=utf-8")],
+            b"the state store cannot be read now; see /healthz\n",
+        )
+
 
 def app(
-    metrics: Metrics, health: Health, max_check_age: Callable[[], float] | None = None
+    metrics: Metrics,
+    health: Health,
+    max_check_age: Callable[[], float] | None = None,
+    page: Callable[[], str] | None = None,
 ) -> WSGIApplication:
-    """``/metrics`` (prometheus_client's exposition), ``/healthz``, GET and HEAD only.
+    """``/metrics`` (prometheus_client's exposition), ``/healthz``, and with ``page``
+    the drift open now at ``/`` (HTML), GET and HEAD only.
 
     ``max_check_age`` gives ``[driftd] healthz_max_check_age`` (read on each probe, so
     a reload applies); without it, it is read from the config of the daemon whose
@@ -335,6 +361,8 @@ def app(
             body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode() + b"\n"
             status = "200 OK" if ok else "503 Service Unavailable"
             headers = [("Content-Type", "application/json")]
+        elif path == "/" and page is not None:
+            status, headers, body = _page(page)
         else:
             status, headers, body = (
                 "404 Not Found",

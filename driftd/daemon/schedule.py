@@ -1,9 +1,11 @@
 """APScheduler 3.x glue: one job per environment, reconciled on reload.
 
 Jobs are ``check:<env>`` with ``coalesce`` (a backlog of missed runs becomes
-one), ``max_instances=1`` (an environment is never checked twice at once),
-``misfire_grace_time`` of half the period (one second, the default, is too
-tight on a busy pool) and jitter, in a thread pool of ``max_concurrent_checks``.
+one), ``max_instances=1`` (an environment is never checked twice at once), no
+``misfire_grace_time`` (a run the pool could not start on time runs when a
+worker is free, however late: with any grace, a slow environment ahead in the
+queue would make a fast one miss every run) and jitter, in a thread pool of
+``max_concurrent_checks``.
 Which daemon of a fleet actually checks is decided at run time (driftd.daemon.lease).
 """
 
@@ -197,7 +199,7 @@ class Scheduler:
                 replace_existing=True,
                 coalesce=True,
                 max_instances=1,
-                misfire_grace_time=max(1, int(plan.period / 2)),
+                misfire_grace_time=None,  # late is better than never (see the docstring)
             )
             (added if job is None else changed).append(plan.environment)
         return added, removed, changed

@@ -57,6 +57,9 @@ SOLO_TICK = 5.0
 RUN_RETENTION = timedelta(days=90)
 ALERT_DISPATCH_EVERY = 5.0  # seconds between outbox passes
 PRUNE_EVERY = 3600.0
+# What the / page shows: the drift open now and what closed within this period.
+PAGE_PERIOD = timedelta(hours=24)
+
 # Settings read once at start: a reload that changes them says so.
 RESTART_ONLY = (
     "state_url",
@@ -331,6 +334,17 @@ class Daemon(SchedulerEvents):
 
     # -- start / loop / stop ---------------------------------------------------
 
+    def _page(self) -> str:
+        """The ``/`` page: the drift open now, as `driftd report` shows a period."""
+        from driftd.report.evidence import render_html
+        from driftd.store.evidence import evidence
+
+        assert self.store is not None
+        now = datetime.now(UTC)
+        return render_html(
+            evidence(self.store, now, now, sorted(self.config.environments)), now=True
+        )
+
     def _open_store(self, config: Config) -> Store:
         """The state store, waiting for its server while it cannot be reached: a store
         that comes back later is not a reason to exit (under systemd, TimeoutStartSec
@@ -374,6 +388,7 @@ class Daemon(SchedulerEvents):
                 self.health,
                 # Read on each probe: a reload that changes it applies at once.
                 max_check_age=lambda: self.config.driftd.healthz_max_check_age,
+                page=self._page,
             )
             self.listener.start()
             log.info(
