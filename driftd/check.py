@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from driftd import snapshot
 from driftd.config import Config, ResolvedEnvironment
 from driftd.diff import diff_objects
 from driftd.diff.filters import IgnoreRule
-from driftd.drift import DriftItem, EnvironmentReport, Report, drift_id, sort_items
+from driftd.drift import DriftItem, EnvironmentReport, Report, Status, drift_id, sort_items
 from driftd.errors import DriftdError
 from driftd.rules import RuleSet
 
@@ -285,8 +285,19 @@ def compare(left: ResolvedEnvironment, right: ResolvedEnvironment) -> Report:
         before = snapshot.take(left)
         after = snapshot.take(right)
     except DriftdError as exc:
-        return Report([EnvironmentReport(name=label, status="error", error=str(exc))])
+        return Report(
+            [EnvironmentReport(name=label, status="error", error=str(exc))], comparison=True
+        )
+    _same_database_key(before["objects"], after["objects"])
     items = evaluate(label, before, after, rules, ignore)
-    return Report(
-        [EnvironmentReport(name=label, status="drift" if items else "clean", drift=items)]
-    )
+    status: Status = "drift" if items else "clean"
+    return Report([EnvironmentReport(name=label, status=status, drift=items)], comparison=True)
+
+
+def _same_database_key(reference: dict[str, Any], other: dict[str, Any]) -> None:
+    """Two databases are compared by content, not name: staging's ``database:app_staging``
+    is filed under the reference's ``database:app`` (when each side has one database)."""
+    ours = [k for k in reference if k.startswith("database:")]
+    theirs = [k for k in other if k.startswith("database:")]
+    if len(ours) == 1 and len(theirs) == 1 and ours != theirs:
+        other[ours[0]] = other.pop(theirs[0])

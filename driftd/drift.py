@@ -109,6 +109,7 @@ class EnvironmentReport:
 class Report:
     environments: list[EnvironmentReport]
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    comparison: bool = False  # `driftd compare` (nothing recorded; not in the JSON)
 
     @property
     def exit_code(self) -> int:

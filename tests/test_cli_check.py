@@ -272,6 +272,38 @@ roles = ["{pgdb.prefix}*"]
     assert json.loads(res.stdout)["environments"][0]["name"] == "test..same"
 
 
+def test_compare_two_databases_of_other_names_by_content(
+    accepted: Project, pgdb: PgDatabase
+) -> None:
+    """Two databases with the same schema compare equal, whatever their names; the
+    footer says the ids are the comparison's own (issue 13)."""
+    from tests.conftest import admin_connect
+
+    twin = f"{pgdb.name}_twin"
+    with admin_connect() as admin:
+        admin.execute(f'CREATE DATABASE "{twin}"')  # type: ignore[arg-type]
+    try:
+        other = PgDatabase(name=twin, prefix=pgdb.prefix)
+        other.execute(SCHEMA)
+        accepted.write_config(
+            accepted.config.read_text()
+            + f'\n[environments.twin]\nurl = "{other.url}"\nroles = ["{pgdb.prefix}*"]\n'
+        )
+        res = accepted.run("compare", "test", "twin")
+        assert res.exit_code == 0, res.stdout
+        other.execute("ALTER TABLE public.customers ADD COLUMN twin_only int")
+        res = accepted.run("compare", "test", "twin", env={"COLUMNS": "200"})
+        assert res.exit_code == 1 and "columns.twin_only" in res.stdout
+        assert "database:" not in res.stdout  # the names differ, the databases do not
+        assert "A comparison records nothing" in res.stdout
+        assert "accept: driftd baseline accept ENV" not in res.stdout
+    finally:
+        for conn in other._conns:
+            conn.close()
+        with admin_connect() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{twin}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
 def test_bad_config_subprocess_exit_2_no_traceback(project: Project) -> None:
     project.write_config("[environments.x]\nurl = 'sqlite:///x.db'\nschedul = '5m'\n")
     res = project.run_subprocess("check")

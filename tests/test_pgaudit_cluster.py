@@ -23,8 +23,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
 import textwrap
 import time
@@ -42,8 +40,8 @@ from driftd.attribute.sources import source
 from driftd.attribute.sources.state import MemoryAuditState
 from driftd.config.load import load
 from tests import doc_examples
+from tests.private_pg import PG_BIN, as_postgres, free_port
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PGAUDIT_SO = Path("/usr/lib/postgresql/15/lib/pgaudit.so")
 INSTALL_HINT = (
     "pgaudit for PostgreSQL 15 is not installed; install it with "
@@ -109,22 +107,6 @@ WITHOUT_TEXT: dict[tuple[str, tuple[str, ...]], Expected] = {
         "bob", "ALTER ROLE" + NOT_LOGGED, "object only", 0.4
     ),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_postgres(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _run(config: Path, *args: str) -> tuple[int, str, str]:
@@ -196,7 +178,7 @@ def start_cluster() -> Iterator[Callable[[dict[str, str]], Cluster]]:
         shutil.chown(root, "postgres", "postgres")
         os.chmod(root, 0o755)
         template = root / "template"
-        done = _as_postgres(
+        done = as_postgres(
             str(PG_BIN / "initdb"),
             *("-D", str(template), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"),
         )
@@ -210,7 +192,7 @@ def start_cluster() -> Iterator[Callable[[dict[str, str]], Cluster]]:
             shutil.copytree(template, data, symlinks=True)
             for path in [data, *data.rglob("*")]:
                 shutil.chown(path, "postgres", "postgres")
-            port = _free_port()
+            port = free_port()
             conf = {
                 "port": str(port),
                 "listen_addresses": "'127.0.0.1'",
@@ -228,7 +210,7 @@ def start_cluster() -> Iterator[Callable[[dict[str, str]], Cluster]]:
             with (data / "postgresql.conf").open("a") as fh:
                 fh.write("".join(f"{k} = {v}\n" for k, v in conf.items()))
             cluster = Cluster(home, data, port, settings)
-            run = _as_postgres(
+            run = as_postgres(
                 str(PG_BIN / "pg_ctl"),
                 *("-D", str(data), "-l", str(home / "start.log"), "-w", "-t", "60", "start"),
             )
@@ -243,7 +225,7 @@ def start_cluster() -> Iterator[Callable[[dict[str, str]], Cluster]]:
         yield start
     finally:
         for cluster in started:
-            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "stop")
+            as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "stop")
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -396,7 +396,12 @@ def check(state: State, envs: tuple[str, ...], fmt: str, no_attribution: bool) -
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_state
 def compare(state: State, env_a: str, env_b: str, fmt: str) -> None:
-    """Diff two live environments (ENV_A as the reference). Exit 0 same, 1 different."""
+    """Diff two live environments (ENV_A as the reference). Exit 0 same, 1 different.
+
+    Databases are compared by content: the database object of ENV_B is filed under
+    ENV_A's name. The ids in the output identify differences of this comparison
+    only; nothing is recorded, so `driftd explain` and `baseline accept` do not
+    take them."""
     from driftd.check import compare as run_compare
 
     report = run_compare(state.config.resolve(env_a), state.config.resolve(env_b))

@@ -202,14 +202,17 @@ def render_text(report: Report, con: Console) -> None:
         _render_environment(env, out)
     total = sum(len(e.drift) for e in report.environments)
     errors = sum(e.status == "error" for e in report.environments)
+    if report.comparison:
+        out.text(
+            f"{total} difference(s). A comparison records nothing: its ids name these "
+            "differences only (driftd explain and baseline accept do not know them)."
+        )
+        return
+    built = any(e.reference for e in report.environments)
     out.text(
         f"{len(report.environments)} environment(s) checked: {total} drift item(s), "
         f"{errors} error(s). Details: driftd explain ID · accept: driftd baseline accept ENV"
-        + (
-            " (built from migrations: driftd baseline build ENV)"
-            if any(e.reference for e in report.environments)
-            else ""
-        )
+        + (" (built from migrations: driftd baseline build ENV)" if built else "")
     )
 
 
