@@ -473,6 +473,9 @@ def scaled_spec(a: argparse.Namespace, size: int) -> Spec:
 
 
 def main_spec(a: argparse.Namespace) -> Spec:
+    if a.never_analyzed:  # its own database and roles: the analyzed one stays as it is
+        db, prefix = f"{a.db}_never_analyzed", a.role_prefix.rstrip("_") + "n_"
+        return Spec(db, a.tables, a.schemas, a.roles, prefix, a.seed, analyzed=False)
     return Spec(a.db, a.tables, a.schemas, a.roles, a.role_prefix, a.seed)
 
 
@@ -879,6 +882,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
     ap.add_argument("--changes", type=int, default=100, help="out-of-band changes for check")
     ap.add_argument("--rebuild", action="store_true", help="rebuild even if the database matches")
+    ap.add_argument(
+        "--never-analyzed",
+        action="store_true",
+        help="the main benchmark on a catalog never analyzed (<db>_never_analyzed)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the _mut copy and scaling databases")
     ap.add_argument(
         "--scaling", type=lambda s: [int(x) for x in s.split(",")], help="e.g. 1000,5000,10000"
@@ -957,7 +965,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = r["problems"]
     else:
         r = bench_database(a, main_spec(a))
-        write(r, a, "main")
+        write(r, a, "main_never_analyzed" if a.never_analyzed else "main")
         problems = r["problems"]
     for p in problems:
         print(f"PROBLEM: {p}", file=sys.stderr)
