@@ -147,10 +147,13 @@ def _reused(
 
 @dataclass(frozen=True)
 class _Seen:
-    """What a full check saw before it read anything: compared at the next check."""
+    """What a full check saw before it read anything: compared at the next check.
+    ``generation`` is the FastPath's at that moment: a check that started before a
+    reload must not be remembered after it (its rules and filters are the old ones)."""
 
     fingerprint: str
     baseline: tuple[int, ...]
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class FastPath:
         self._clock = clock
         self._last: dict[str, _Full] = {}
         self._pending: dict[str, _Seen] = {}
+        self._generation = 0  # bumped by forget(): a reload
         self._lock = threading.Lock()
         self.reused = 0  # checks answered from memory (a count for tests and logs)
 
@@ -193,7 +197,8 @@ class FastPath:
             if read is None:
                 return None
             stamp = _stamp(env.baseline_path)  # first: a file written during the read differs
-            return _Seen(read(target), stamp)
+            generation = self._generation
+            return _Seen(read(target), stamp, generation)
         except DriftdError as exc:
             return exc
         except Exception as exc:  # the full check reports what is wrong
@@ -209,6 +214,8 @@ class FastPath:
             last = self._last.get(env.name)
             if seen is not None:
                 self._pending[env.name] = seen
+            else:  # no fingerprint now: an older one must not pair with this full check
+                self._pending.pop(env.name, None)
         if (
             seen is None
             or last is None
@@ -238,10 +245,13 @@ class FastPath:
             out.reference,
         )
         with self._lock:
+            if seen.generation != self._generation:
+                return  # started before a reload: computed with the old rules
             self._last[env.name] = _Full(seen, kept, self._clock())
 
     def forget(self) -> None:
         with self._lock:
+            self._generation += 1
             self._last.clear()
             self._pending.clear()
 

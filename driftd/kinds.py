@@ -258,7 +258,7 @@ class Kind:
       PostgreSQL collector) whose rows are objects of this kind. Its columns are
       named after the key parts (and ``args``) and the fields; ``pg_transforms``
       maps a field to how its value is normalised (``grants``, ``config``,
-      ``secret_options``, ``conninfo``, ``sorted``, or ``spread``: the column is
+      ``secret_options``, ``conninfo``, ``setting_value``, ``sorted``, or ``spread``: the column is
       a JSON map whose entries become fields, for fields only some objects of
       the kind have). Codes are turned into words in the SQL (``CASE``).
     - ``pg_builtin``: the object is assembled from several queries (a table from
@@ -727,6 +727,7 @@ KINDS: dict[str, Kind] = _kinds(
         ("value", "source"),
         PG,
         pg_query="setting",
+        pg_transforms={"value": "setting_value"},
         cluster_wide=True,
         pg_statements=("AlterSystemStmt",),
         pg_objtypes=("OBJECT_PARAMETER_ACL",),

@@ -47,7 +47,10 @@ def take(env: ResolvedEnvironment) -> Snapshot:
 
 
 def _key_filter(env: ResolvedEnvironment) -> KeyFilter:
-    return KeyFilter(tuple(env.settings.include), tuple(env.settings.exclude))
+    exclude = tuple(env.settings.exclude)
+    if not env.cluster_objects:  # another environment on this server reports them
+        exclude += tuple(f"{k.name}:*" for k in kinds.KINDS.values() if k.cluster_wide)
+    return KeyFilter(tuple(env.settings.include), exclude)
 
 
 def stable(snapshot: Snapshot) -> Snapshot:
@@ -245,7 +248,14 @@ def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
         loader.join()  # a collector error propagates from here, ahead of the baseline's
     if failed:
         raise failed[0]
-    return loaded[0], build(env.name, collected, _key_filter(env))
+    keys = _key_filter(env)
+    baseline = loaded[0]
+    if not env.cluster_objects:  # leave them out of an older baseline as well
+        server_own = {k.name for k in kinds.KINDS.values() if k.cluster_wide}
+        baseline["objects"] = {
+            k: v for k, v in baseline["objects"].items() if kinds.kind_of(k) not in server_own
+        }
+    return baseline, build(env.name, collected, keys)
 
 
 Move = tuple[str, list[Any]]  # (object key, path inside it; [] for the whole object)

@@ -62,3 +62,6 @@ def test_init_refuses_what_would_lose_or_leak(
     res = project.run("init", leaky, "-o", str(tmp_path / "new.toml"), "--force")
     assert res.exit_code == 2 and "password" in res.stderr and "s3cret" not in res.stderr
     assert not (tmp_path / "new.toml").exists()
+    # libpq also reads a password from the query string: refused the same way.
+    res = project.run("init", pgdb.url + "?password=s3cret", "-o", str(tmp_path / "new.toml"))
+    assert res.exit_code == 2 and "s3cret" not in res.stderr + res.stdout

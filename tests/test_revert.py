@@ -272,3 +272,70 @@ def test_a_name_with_control_characters_stays_out_of_the_script() -> None:
         == 'REVOKE SELECT ON TABLE public."t\x1b[2J" FROM PUBLIC;'
     )
     assert doc["script"] == []
+
+
+def _order(items: list[DriftItem], base: dict[str, Any], live: dict[str, Any]) -> list[str]:
+    return [s.sql for s, _r in ordered(plan(items, base, live, "postgresql"))]
+
+
+def test_review_findings_on_order() -> None:
+    """Orders a review found wrong: a materialized view before its indexes; servers,
+    wrappers, extensions in dependency order; one reload after every setting; a serial
+    column's sequence dropped after (and without failing on) the table that owned it."""
+    mv = {
+        "definition": " SELECT 1 AS x;",
+        "owner": "app",
+        "grants": {},
+        "comment": None,
+        "options": {},
+        "column_comments": {},
+        "column_grants": {},
+        "indexes": {"mv_x": {"definition": "CREATE INDEX mv_x ON public.mv USING btree (x)"}},
+    }
+    gone = item("materialized_view:public.mv", [], mv, None, change="removed")
+    order = _order([gone], {"materialized_view:public.mv": mv}, {})
+    create = next(i for i, q in enumerate(order) if q.startswith("CREATE MATERIALIZED VIEW"))
+    index = next(i for i, q in enumerate(order) if q.startswith("CREATE INDEX mv_x"))
+    assert create < index
+
+    ext = {"version": "1.1", "schema": "public", "comment": None}
+    fdw = {"handler": None, "validator": None, "options": {}, "owner": "app", "grants": {},
+           "comment": None}  # fmt: skip
+    srv = {"wrapper": "w", "type": None, "version": None, "options": {}, "owner": "app",
+           "grants": {}, "comment": None}  # fmt: skip
+    added = [
+        item("extension:postgres_fdw", [], None, ext, change="added"),
+        item("foreign_data_wrapper:w", [], None, fdw, change="added"),
+        item("foreign_server:s", [], None, srv, change="added"),
+    ]
+    live = {"extension:postgres_fdw": ext, "foreign_data_wrapper:w": fdw, "foreign_server:s": srv}
+    order = [q.split(" ")[1] for q in _order(added, {}, live)]
+    assert order.index("SERVER") < order.index("FOREIGN") < order.index("EXTENSION")
+    removed = [item(i.object, [], i.after, None, change="removed") for i in added]
+    order = [q.split(" ")[1] for q in _order(removed, live, {})]
+    assert order.index("EXTENSION") < order.index("FOREIGN") < order.index("SERVER")
+
+    settings = [
+        item(f"setting:{n}", ["value"], "4MB", "64MB") for n in ("work_mem", "temp_buffers")
+    ]
+    order = _order(settings, {}, {})
+    assert order.count("SELECT pg_reload_conf();") == 1 and order[-1] == "SELECT pg_reload_conf();"
+
+    seq = {"data_type": "integer", "start": 1, "increment": 1, "min": 1, "max": 2147483647,
+           "cache": 1, "cycle": False, "owned_by": "public.t.id", "owner": "app",
+           "grants": {}, "comment": None}  # fmt: skip
+    table_and_seq = [
+        item("sequence:public.t_id_seq", [], None, seq, change="added"),
+        item("table:public.t", [], None, {"columns": {"id": COLUMN}}, change="added"),
+    ]
+    order = _order(table_and_seq, {}, {"sequence:public.t_id_seq": seq})
+    drop_seq = "DROP SEQUENCE IF EXISTS public.t_id_seq;"
+    assert drop_seq in order and order.index(drop_seq) > order.index("DROP TABLE public.t;")
+
+
+def test_a_masked_setting_is_left_to_a_person() -> None:
+    r = revert_item(
+        Ctx.from_item(item("setting:primary_conninfo", ["value"], "host=a password=********", "x")),
+        "postgresql",
+    )
+    assert r.needs_person and "masked" in r.needs_person and not r.statements

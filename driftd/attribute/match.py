@@ -191,6 +191,7 @@ def _poll(
             problems.append(f"audit.{name}: {error}")
             log.debug("audit.%s failed:\n%s", name, "".join(traceback.format_tb(exc.__traceback__)))
         else:
+            result.warn_skipped(name)
             problems += result.summary(name)
             if result.problems:
                 error = "; ".join(result.problems)[:1000]

@@ -125,6 +125,10 @@ class Environment(_Strict):
     # the baseline file are unchanged the last full check is reused, but a full
     # snapshot still runs at least this often; 0 turns the fast path off.
     full_snapshot_every: Duration = 3600.0  # 1h
+    # Roles, tablespaces and server settings belong to the server, not the database:
+    # None (default) lets the first environment (by name) on the same server report
+    # them and the others leave them out; true or false decides for this one.
+    cluster_objects: bool | None = None
     migrations: Migrations | None = None  # driftd baseline build
 
     @model_validator(mode="after")
@@ -277,11 +281,26 @@ class Config(_Strict):
         return ResolvedEnvironment(
             name=name,
             settings=env,
+            cluster_objects=self._cluster_objects(name, env),
             baseline_path=baseline,
             audit=tuple((a, self.audit[a]) for a in env.audit),
             alerts=tuple((a, self.alerts[a]) for a in env.alerts),
             config=self,
         )
+
+    def _cluster_objects(self, name: str, env: Environment) -> bool:
+        """Whether ``env`` reports the server's own objects (roles, tablespaces, server
+        settings): by default only the first environment, by name, of those whose
+        ``url`` names the same server does, so a role changed on a shared server is
+        one drift item, not one per database. An environment whose URL comes from a
+        variable or a file is not compared (its server is known only when it connects)."""
+        if env.cluster_objects is not None:
+            return env.cluster_objects
+        key = server_of(env.url)
+        if key is None:
+            return True
+        same = [n for n, e in self.environments.items() if server_of(e.url) == key]
+        return name == min(same)
 
     def resolve_all(self, names: Sequence[str] = ()) -> list[ResolvedEnvironment]:
         """The named environments (all, when none are named), resolved."""
@@ -333,6 +352,9 @@ class ResolvedEnvironment:
 
     name: str
     settings: Environment
+    # False: this environment leaves out roles, tablespaces and server settings
+    # (another environment on the same server reports them; see Config.resolve).
+    cluster_objects: bool
     baseline_path: Path
     audit: tuple[tuple[str, AuditSource], ...]
     alerts: tuple[tuple[str, AlertSink], ...]
@@ -369,6 +391,27 @@ class ResolvedEnvironment:
         return f"<from {self.settings.url_env or self.settings.url_file}>"
 
 
+def server_of(url: str | None) -> tuple[str, str, int] | None:
+    """(dialect, host, port) of a PostgreSQL or MySQL URL; None for others (SQLite) and
+    for URLs without a host (a local socket: the same machine may run several servers)."""
+    if not url or "://" not in url:
+        return None
+    from urllib.parse import urlsplit
+
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    dialect = {"postgres": "postgresql", "mariadb": "mysql"}.get(scheme, scheme)
+    default = {"postgresql": 5432, "mysql": 3306}.get(dialect)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or default
+    except ValueError:
+        return None
+    if default is None or not parts.hostname or port is None:
+        return None
+    host = {"localhost": "127.0.0.1", "::1": "127.0.0.1"}.get(parts.hostname, parts.hostname)
+    return dialect, host.lower(), port
+
+
 # Where the secret of a URL key goes instead of the URL's password.
 _URL_SECRET_HOME = {
     ("alerts", "url"): "put the whole URL in url_env or url_file",
@@ -398,10 +441,14 @@ def _url_has_password(value: str) -> bool:
     """``value`` is a URL (``scheme://``) with a password in its user info."""
     if "://" not in value:
         return False
-    from urllib.parse import urlsplit
+    from urllib.parse import parse_qsl, urlsplit
 
     try:
-        return urlsplit(value).password is not None
+        parts = urlsplit(value)
+        if parts.password is not None:
+            return True
+        # libpq also takes ?password=… (and sslpassword) in the query string.
+        return any(k.lower() in ("password", "sslpassword") for k, _ in parse_qsl(parts.query))
     except ValueError:
         pass  # not a plain URL (a bad port, say): ask SQLAlchemy's parser, which is slow to load
     from sqlalchemy.engine import make_url

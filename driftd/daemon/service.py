@@ -335,15 +335,15 @@ class Daemon(SchedulerEvents):
     # -- start / loop / stop ---------------------------------------------------
 
     def _page(self) -> str:
-        """The ``/`` page: the drift open now, as `driftd report` shows a period."""
+        """The ``/`` page: the drift of the last 24 hours (open now, or closed since),
+        as `driftd report` shows a period."""
         from driftd.report.evidence import render_html
         from driftd.store.evidence import evidence
 
         assert self.store is not None
         now = datetime.now(UTC)
-        return render_html(
-            evidence(self.store, now, now, sorted(self.config.environments)), now=True
-        )
+        doc = evidence(self.store, now - PAGE_PERIOD, now, sorted(self.config.environments))
+        return render_html(doc, now=True)
 
     def _open_store(self, config: Config) -> Store:
         """The state store, waiting for its server while it cannot be reached: a store

@@ -10,7 +10,9 @@ its timeout is enforced by the caller dropping the database ``WITH (FORCE)``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -131,17 +133,16 @@ def run_command(command: str, workdir: Path, env: dict[str, str], timeout: float
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """End the command and everything it started (its own process group)."""
-    for sig, grace in ((signal.SIGTERM, _KILL_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
+    """End the command and everything it started (its own process group): SIGTERM,
+    a grace period, then SIGKILL to the whole group, also when the shell itself left
+    at once (a child that traps SIGTERM would run on)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=_KILL_GRACE)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _tail(err: IO[bytes], out: IO[bytes], url: URL) -> str:
@@ -159,11 +160,19 @@ def _tail(err: IO[bytes], out: IO[bytes], url: URL) -> str:
     return " (no output)"
 
 
+_URL_CREDENTIALS = re.compile(r"(://[^/:@\s]*):[^@\s]*@")
+
+
 def _scrub(text: str, url: URL) -> str:
+    """``text`` without the scratch password: as given, URL-encoded (a tool prints its
+    DATABASE_URL), or as any ``user:…@`` credentials of a URL."""
+    from urllib.parse import quote, quote_plus
+
     password = url.password
-    if isinstance(password, str) and len(password) >= 4:
-        text = text.replace(password, "***")
-    return text
+    if isinstance(password, str) and password:
+        for form in {password, quote(password, safe=""), quote_plus(password)}:
+            text = text.replace(form, "***")
+    return _URL_CREDENTIALS.sub(r"\1:***@", text)
 
 
 def alembic_version(url: URL) -> str | None:
@@ -195,6 +204,14 @@ def git_commit(workdir: Path) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def _enable_driftd_loggers() -> None:
+    import logging
+
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("driftd") and isinstance(logger, logging.Logger):
+            logger.disabled = False
+
+
 def run_alembic(ini: Path, workdir: Path, url: URL, timeout: float) -> str:
     """``alembic upgrade heads`` through Alembic's API; the head revision(s)."""
     from alembic import command
@@ -223,9 +240,19 @@ def run_alembic(ini: Path, workdir: Path, url: URL, timeout: float) -> str:
         except BaseException as exc:  # reported on the calling thread
             failed.append(exc)
 
-    worker = threading.Thread(target=work, name="driftd-alembic", daemon=True)
-    worker.start()
-    worker.join(timeout)
+    # An env.py that reads DATABASE_URL or PG* (many do) must see the scratch database,
+    # never what driftd's own environment names (possibly a watched database).
+    saved, scratch = dict(os.environ), command_environment(url)
+    os.environ.clear()
+    os.environ.update(scratch)
+    try:
+        worker = threading.Thread(target=work, name="driftd-alembic", daemon=True)
+        worker.start()
+        worker.join(timeout)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _enable_driftd_loggers()  # env.py's logging.config.fileConfig() disables them
     if worker.is_alive():  # the caller's drop (WITH FORCE) ends its session
         raise MigrationError(
             f"alembic upgrade did not finish within {timeout:g}s",

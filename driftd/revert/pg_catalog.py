@@ -12,11 +12,12 @@ from driftd.revert.postgres import (
     ALTER,
     COMMON,
     CREATE_TYPE,
+    CREATE_WRAPPER,
     DROP_AGGREGATE,
-    DROP_EXTENSION,
     DROP_FUNCTION,
     DROP_SERVER,
     DROP_TYPE,
+    DROP_WRAPPER,
     MASKED,
     Builder,
     KindRevert,
@@ -279,11 +280,11 @@ def create_wrapper(ctx: Ctx) -> list[Statement]:
             sql += f" {clause.upper()} {_routine(base[clause], with_args=False)}"
     if base.get("options"):
         sql += f" OPTIONS ({_options(base['options'])})"
-    return [stmt(sql, CREATE_TYPE)]
+    return [stmt(sql, CREATE_WRAPPER)]
 
 
 FOREIGN_DATA_WRAPPER = KindRevert(
-    drop=_drop("DROP FOREIGN DATA WRAPPER {name}", DROP_EXTENSION + 1, "breaks_dependants"),
+    drop=_drop("DROP FOREIGN DATA WRAPPER {name}", DROP_WRAPPER, "breaks_dependants"),
     create=create_wrapper,
     sections={
         **COMMON,

@@ -17,6 +17,7 @@ from driftd.revert.postgres import (
     CREATE_FUNCTION,
     CREATE_ROLE,
     CREATE_SCHEMA,
+    CREATE_SERVER,
     CREATE_TYPE,
     DROP_AGGREGATE,
     DROP_CONSTRAINT,
@@ -29,6 +30,7 @@ from driftd.revert.postgres import (
     DROP_TYPE,
     GRANT,
     MASKED,
+    RELOAD,
     Builder,
     KindRevert,
     default_privileges,
@@ -425,6 +427,8 @@ def setting(ctx: Ctx) -> list[Statement]:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
         raise NeedsPerson(f"parameter name {name!r}")
     want = get(ctx.base, "value")
+    if want is not None and MASKED in str(want):
+        raise NeedsPerson("the value holds a masked secret: set it by hand")
     note = (
         "if the value comes from postgresql.conf or the command line, change it there "
         "instead; parameters marked 'postmaster' need a restart"
@@ -433,7 +437,8 @@ def setting(ctx: Ctx) -> list[Statement]:
         sql = f"ALTER SYSTEM RESET {name}"
     else:
         sql = f"ALTER SYSTEM SET {name} = {settings_value(name, str(want))}"
-    return [stmt(sql, ALTER, note=note), stmt("SELECT pg_reload_conf()", ALTER)]
+    # The same reload from every setting item: the script keeps one, after them all.
+    return [stmt(sql, ALTER, note=note), stmt("SELECT pg_reload_conf()", RELOAD)]
 
 
 SETTING = KindRevert(drop=setting, create=setting, sections={"value": setting, "source": setting})
@@ -559,7 +564,7 @@ def create_server(ctx: Ctx) -> list[Statement]:
     sql += f" FOREIGN DATA WRAPPER {pg_ident(base['wrapper'])}"
     if base.get("options"):
         sql += f" OPTIONS ({_options_sql(base['options'])})"
-    return [stmt(sql, CREATE_EXTENSION), *finish(ctx, {}, COMMON)]
+    return [stmt(sql, CREATE_SERVER), *finish(ctx, {}, COMMON)]
 
 
 FOREIGN_SERVER = KindRevert(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from driftd.revert.context import Ctx, get
@@ -17,9 +18,11 @@ from driftd.revert.postgres import (
     CREATE_SEQUENCE,
     CREATE_TABLE,
     CREATE_VIEW,
+    CREATE_VIEW_INDEX,
     DROP_COLUMN,
     DROP_CONSTRAINT,
     DROP_DEPENDANT,
+    DROP_SEQUENCE,
     DROP_TABLE,
     DROP_VIEW,
     Builder,
@@ -617,7 +620,11 @@ def create_view(ctx: Ctx) -> list[Statement]:
     empty: dict[str, Any] = {
         k: {} for k in ("indexes", "triggers", "rules", "column_comments", "column_grants")
     }
-    return out + finish(ctx, empty, {s: VIEW_SECTIONS[s] for s in _VIEW_FINISH})
+    rest = finish(ctx, empty, {s: VIEW_SECTIONS[s] for s in _VIEW_FINISH})
+    # A materialized view's indexes (CREATE_INDEX) can only be built once it exists.
+    return out + [
+        replace(st, phase=CREATE_VIEW_INDEX) if st.phase < CREATE_VIEW else st for st in rest
+    ]
 
 
 VIEW = KindRevert(
@@ -685,8 +692,13 @@ def create_sequence(ctx: Ctx) -> list[Statement]:
     return out + finish(ctx, {"owned_by": None}, {"owned_by": owned_by, **COMMON})
 
 
+def drop_sequence(ctx: Ctx) -> list[Statement]:
+    # IF EXISTS: a sequence owned by a column or table dropped above went with it.
+    return [stmt(f"DROP SEQUENCE IF EXISTS {name_of(ctx)}", DROP_SEQUENCE, "breaks_dependants")]
+
+
 SEQUENCE = KindRevert(
-    drop=dropper(DROP_TABLE, "breaks_dependants"),
+    drop=drop_sequence,
     create=create_sequence,
     sections=SEQUENCE_SECTIONS,
 )

@@ -75,6 +75,16 @@ class PollResult:
                 "on the next run"
             )
 
+    def warn_skipped(self, name: str) -> None:
+        """A warning per skipped record (the first few; the rest are counted). Called
+        once per poll by the caller, also when the poll stopped on a source error."""
+        for skipped in self.skipped:
+            log.warning("audit.%s: skipped %s", name, skipped)
+        if self.bad_records > len(self.skipped) >= MAX_LISTED_SKIPS:
+            log.warning(
+                "audit.%s: %d more record(s) skipped", name, self.bad_records - len(self.skipped)
+            )
+
     def summary(self, name: str) -> list[str]:
         out = [f"audit.{name}: {p}" for p in self.problems]
         if self.bad_records:
@@ -103,16 +113,7 @@ class Source(ABC):
         for expected failures (unreachable source, bad records): report them instead."""
 
     def add(self, state: AuditState, events: list[AuditEvent], result: PollResult) -> None:
-        """Keep what a poll read (every source's poll ends here): the events, and a
-        warning per skipped record (the first few; the rest are counted)."""
-        for skipped in result.skipped:
-            log.warning("audit.%s: skipped %s", self.name, skipped)
-        if result.bad_records > len(result.skipped) >= MAX_LISTED_SKIPS:
-            log.warning(
-                "audit.%s: %d more record(s) skipped",
-                self.name,
-                result.bad_records - len(result.skipped),
-            )
+        """Keep what a poll read (every source's poll that gets this far ends here)."""
         state.add_events(self.name, events)
         result.new_events += len(events)
         for event in events:

@@ -107,6 +107,19 @@ _CONNINFO_PAIR = re.compile(r"\s*([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
 _URI = re.compile(r"^(?P<scheme>postgres(?:ql)?://)(?P<rest>.*)$", re.DOTALL)
 
 
+_HOLDS_CONNINFO_SECRET = re.compile(
+    r"(?i)\b(password|passfile|sslpassword)\s*=|://[^/@\s]*:[^/@\s]*@"
+)
+
+
+def setting_value(text: str | None) -> str | None:
+    """A server parameter's value, with a password in a connection string masked
+    (``primary_conninfo = 'host=… password=…'``); other values as they are."""
+    if text is None or _HOLDS_CONNINFO_SECRET.search(text) is None:
+        return text
+    return conninfo(text)
+
+
 def conninfo(text: str | None) -> str | None:
     """A libpq connection string (``key=value ...`` or a URI) with its secrets masked."""
     if text is None:

@@ -29,6 +29,7 @@ def transforms(acl: acls.Acl) -> dict[str, Callable[[Any], Any]]:
         "config": acls.config,
         "secret_options": acls.secret_options,
         "conninfo": acls.conninfo,
+        "setting_value": acls.setting_value,
         "sorted": _sorted,
     }
 

@@ -75,24 +75,51 @@ def collect(target: Target, busy: Callable[[], None] | None = None) -> Collected
             "use the form postgresql+psycopg://user@host:5432/dbname",
         ) from None
     params = _connect_params(url, target.connect_timeout)
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            builder = _read_once(params, target, busy, where, url)
+            break
+        except psycopg.errors.UndefinedFile:
+            # A tablespace dropped while it was read: the catalog snapshot still lists
+            # it, pg_tablespace_location() finds its directory gone. Read again.
+            if attempt + 1 == READ_ATTEMPTS:
+                raise CollectError(
+                    f"cannot read {where}: a tablespace was dropped while it was read",
+                    "driftd will try again on the next run",
+                ) from None
+            busy = None  # said once already
+    return Collected(
+        engine={"dialect": "postgresql", "server_version": builder.server_version},
+        objects=builder.objects,
+    )
+
+
+READ_ATTEMPTS = 3
+
+
+def _read_once(
+    params: dict[str, Any],
+    target: Target,
+    busy: Callable[[], None] | None,
+    where: str,
+    url: URL,
+) -> Builder:
     try:
         conn = psycopg.connect(**params)
     except psycopg.Error as exc:
         raise _connect_error(exc, where, url) from exc
     try:
-        builder = _read_and_build(conn, target, busy)
+        return _read_and_build(conn, target, busy)
     except psycopg.errors.LockNotAvailable as exc:
         # Close first: that rolls back and releases our locks before we go looking.
         conn.close()
         raise _lock_error(params, target) from exc
+    except psycopg.errors.UndefinedFile:
+        raise  # the caller reads again
     except psycopg.Error as exc:
         raise _read_error(exc, target, where) from exc
     finally:
         conn.close()
-    return Collected(
-        engine={"dialect": "postgresql", "server_version": builder.server_version},
-        objects=builder.objects,
-    )
 
 
 def _connect_params(url: URL, connect_timeout: float) -> dict[str, Any]:
