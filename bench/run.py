@@ -189,6 +189,7 @@ def write_config(work: Path, dsn: str, envs: dict[str, str], role_prefix: str) -
             f"[environments.{name}]",
             f'url = "{env_url.render_as_string(False)}"',
             f'roles = ["{role_prefix}*"]',
+            "cluster_objects = true",  # every environment reads everything: it is measured
             'statement_timeout = "10m"',  # a benchmark measures time; it must not time out
         ]
         if url.password:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -290,6 +290,8 @@ def compare(left: ResolvedEnvironment, right: ResolvedEnvironment) -> Report:
     """Diff two live environments: ``left`` plays the baseline, ``right`` the live side."""
     rules = RuleSet(left.config.rules)
     label = f"{left.name}..{right.name}"
+    # Both sides whole: the server's own objects are compared too, whoever reports them.
+    left, right = replace(left, cluster_objects=True), replace(right, cluster_objects=True)
     ignore = [IgnoreRule.parse(g) for g in (*left.settings.ignore, *right.settings.ignore)]
     try:
         before = snapshot.take(left)

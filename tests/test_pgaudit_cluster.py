@@ -249,6 +249,7 @@ def _config_text(cluster: Cluster, source_type: str = "pgaudit") -> str:
             url = "{cluster.url("app")}"
             schemas = ["shop"]
             roles = ["alice", "bob", "carol"]
+            cluster_objects = true  # one database read per log format: each reports roles
             baseline = "baselines/app.json"
             audit = ["pga-{fmt}"]
 
