@@ -65,3 +65,20 @@ def test_init_refuses_what_would_lose_or_leak(
     # libpq also reads a password from the query string: refused the same way.
     res = project.run("init", pgdb.url + "?password=s3cret", "-o", str(tmp_path / "new.toml"))
     assert res.exit_code == 2 and "s3cret" not in res.stderr + res.stdout
+
+
+def test_names_that_could_break_the_config_stay_strings() -> None:
+    """A role named with a newline, quotes or a TOML header must not add lines."""
+    import tomllib
+
+    from driftd.cli.init_command import Probe, render
+
+    odd = 'x"\n[evil]\nkey = 1 \\ ü'
+    probe = Probe("postgresql", "app", [odd, "plain*"], 3, [f"rds{odd}"])
+    data = tomllib.loads(render("prod", "postgresql+psycopg://u@db/app", None, probe))
+    assert "evil" not in data
+    import fnmatch
+
+    roles = data["environments"]["prod"]["roles"]
+    assert fnmatch.fnmatchcase(odd, roles[0]) and roles[1] == "plain[*]"  # globs of the name
+    assert not fnmatch.fnmatchcase("plainX", roles[1])

@@ -11,6 +11,7 @@ cloud providers' roles left out. It only reads, in one read-only transaction.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -92,7 +93,9 @@ def _glob_literal(name: str) -> str:
 
 
 def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # A JSON string (non-ASCII kept as is) is a valid TOML basic string: quotes,
+    # backslashes and control characters (a newline in a role name) come escaped.
+    return json.dumps(value, ensure_ascii=False)
 
 
 def render(name: str, url: str, password_env: str | None, probe: Probe) -> str:
@@ -122,7 +125,8 @@ def render(name: str, url: str, password_env: str | None, probe: Probe) -> str:
     if probe.managed:
         lines.append(
             "exclude_managed_roles = true               # the provider's own: "
-            + ", ".join(probe.managed[:5])
+            # As TOML strings: a name holding a newline must not start a line of its own.
+            + ", ".join(_toml_string(r) for r in probe.managed[:5])
         )
     lines += [
         "# What is never worth an alert here, for a start (object-key globs, #path for a field):",
