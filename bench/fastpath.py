@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,17 +27,13 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
+import timing  # noqa: E402  (bench/timing.py, beside this script)
+
 from driftd import snapshot  # noqa: E402
 from driftd.check import FastPath, check_environment  # noqa: E402
 from driftd.collect import Target  # noqa: E402
 from driftd.collect.postgres.fingerprint import fingerprint  # noqa: E402
 from driftd.config.load import parse  # noqa: E402
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def main() -> int:
@@ -82,41 +76,40 @@ def main() -> int:
         ),
         "daemon check, unchanged, full": lambda: check_environment(env, for_store=True),
     }
-    times: dict[str, list[float]] = {name: [] for name in runs}
     fast_name = "daemon check, unchanged, fast path"
-    misses = 0
-    for round_ in range(a.warmup + a.repeat):
-        for name, fn in runs.items():
-            before = fast.reused
-            t = _timed(fn)
-            if name == fast_name and fast.reused == before:
-                # Another client created or dropped a role on this shared server: the
-                # fingerprint moved and a full check ran (correct, but not this number).
-                misses += 1
-                continue
-            if round_ >= a.warmup:
-                times[name].append(t)
-    medians = {name: statistics.median(ts) for name, ts in times.items()}
-    base = medians["pg_dump --schema-only"]
+    misses = [0]
+    reused = [fast.reused]
+
+    def hit(name: str) -> bool:
+        """False for a fast-path round where another client created or dropped a role on
+        this shared server: the fingerprint moved and a full check ran (correct, but
+        not this number)."""
+        taken, reused[0] = fast.reused != reused[0], fast.reused
+        if name == fast_name and not taken:
+            misses[0] += 1
+            return False
+        return True
+
+    times = timing.rounds(runs, a.warmup, a.repeat, keep=hit)
+    seconds = timing.medians(times)
+    base = seconds["pg_dump --schema-only"]
     result = {
         "database": a.db,
         "repeat": a.repeat,
-        "fast_path_misses": misses,
-        "seconds": medians,
-        "ratio_to_pg_dump": {name: m / base for name, m in medians.items()},
+        "fast_path_misses": misses[0],
+        "seconds": seconds,
+        "ratio_to_pg_dump": {name: m / base for name, m in seconds.items()},
         "runs": times,
     }
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "fastpath.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
+    lines = timing.ratio_table(
         f"# No-change fast path on `{a.db}` (median of {a.repeat}, alternated; "
-        f"{misses} fast-path round(s) left out: the fingerprint moved)",
-        "",
-        "| run | seconds | × pg_dump |",
-        "|---|---:|---:|",
-    ]
-    for name, m in medians.items():
-        lines.append(f"| {name} | {m:.3f} | {m / base:.3f} |")
+        f"{misses[0]} fast-path round(s) left out: the fingerprint moved)",
+        seconds,
+        "pg_dump --schema-only",
+        3,
+    )
     (a.out / "fastpath.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import pymysql
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
+
+import timing  # noqa: E402  (bench/timing.py, beside this script)
 
 from driftd.collect import Target  # noqa: E402
 from driftd.collect.mysql import collect  # noqa: E402
@@ -116,34 +117,27 @@ def main() -> int:
             [*cli, "bench", "-o", str(work / "snap.json")], check=True, capture_output=True
         ),
     }
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for round_ in range(a.warmup + a.repeat):
-        for name, fn in runs.items():
-            t0 = time.perf_counter()
-            fn()
-            if round_ >= a.warmup:
-                times[name].append(time.perf_counter() - t0)
+    times = timing.rounds(runs, a.warmup, a.repeat)
     objects = len(collect(target).objects)
-    medians = {name: statistics.median(ts) for name, ts in times.items()}
-    base = medians["mysqldump --no-data"]
+    seconds = timing.medians(times)
+    base = seconds["mysqldump --no-data"]
     result = {
         "database": a.db,
         "tables": a.tables,
         "objects": objects,
-        "seconds": medians,
-        "ratio_to_mysqldump": {n: m / base for n, m in medians.items()},
+        "seconds": seconds,
+        "ratio_to_mysqldump": {n: m / base for n, m in seconds.items()},
         "runs": times,
     }
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "mysql.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
+    lines = timing.ratio_table(
         f"# MariaDB `{a.db}`: {a.tables} tables, {objects} snapshot objects "
         f"(median of {a.repeat}, alternated)",
-        "",
-        "| run | seconds | × mysqldump |",
-        "|---|---:|---:|",
-    ]
-    lines += [f"| {n} | {m:.3f} | {m / base:.2f} |" for n, m in medians.items()]
+        seconds,
+        "mysqldump --no-data",
+        2,
+    )
     (a.out / "mysql.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -1,0 +1,40 @@
+"""In-process timing shared by bench/fastpath.py and bench/mysql.py: named calls run in
+turn, round after round, and their medians as a table against a yardstick."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def rounds(
+    runs: dict[str, Callable[[], Any]],
+    warmup: int,
+    repeat: int,
+    keep: Callable[[str], bool] = lambda name: True,
+) -> dict[str, list[float]]:
+    """Seconds of each measured call, by name. ``keep(name)``, asked right after each
+    call (warm-up ones too), leaves a call out of the figures when it says False."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(warmup + repeat):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            seconds = time.perf_counter() - t0
+            if keep(name) and round_ >= warmup:
+                times[name].append(seconds)
+    return times
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def ratio_table(title: str, seconds: dict[str, float], base: str, digits: int) -> list[str]:
+    """Markdown lines: each run's median and its ratio to the ``base`` run's."""
+    yardstick = seconds[base]
+    lines = [title, "", f"| run | seconds | × {base.split()[0]} |", "|---|---:|---:|"]
+    lines += [f"| {n} | {m:.3f} | {m / yardstick:.{digits}f} |" for n, m in seconds.items()]
+    return lines
