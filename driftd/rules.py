@@ -145,6 +145,12 @@ def _column_dropped(item: DriftItem) -> bool:
     )
 
 
+def _renamed(item: DriftItem) -> bool:
+    from driftd.diff.renames import Rename
+
+    return Rename.of(item) is not None
+
+
 def _grant_changed(item: DriftItem) -> bool:
     return item.change == "modified" and _field(item) in GRANT_FIELDS
 
@@ -249,6 +255,12 @@ BUILTIN: tuple[Rule, ...] = (
         "high",
         _other_dropped,
         "a view, function, type or other object was dropped",
+    ),
+    Rule(
+        "renamed",
+        "high",
+        _renamed,
+        "an object, column, index, constraint or role was renamed: what names it breaks",
     ),
     Rule("grant-changed", "high", _grant_changed, "privileges or default privileges changed"),
     Rule("membership-changed", "high", _membership_changed, "role membership changed"),

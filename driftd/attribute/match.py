@@ -367,7 +367,8 @@ def _object_level(ref: Ref, target: Target, notes: list[str]) -> str | None:
         # A setting is one value: naming it is naming whatever changed in it.
         one_value = target.kind == "setting" and "*" not in ref.name
         whole = ref.action in ("create", "drop", "replace")
-        exact = one_value or (whole and (not path or ref.action == "replace"))
+        # A rename item's path is ["name"]: the statement naming the new name made it.
+        exact = one_value or (whole and (not path or ref.action == "replace" or path == ("name",)))
         return "exact" if exact else "object"
     if not path:
         return "object"

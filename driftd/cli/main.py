@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from driftd.errors import DriftdError
 
 if TYPE_CHECKING:
     from driftd.config import ResolvedEnvironment
+    from driftd.diff.renames import Rename
     from driftd.drift import DriftItem
 
 
@@ -180,7 +181,8 @@ def baseline_accept(
     if not dry_run:
         reason = _confirm_accept(plan, yes, reason)
     meta = _accept_metadata(plan, reason, path.parent)
-    new, changed = snap.accept(old, live, plan.moves, meta)
+    new, changed = snap.accept(plan.base or old, live, plan.moves, meta)
+    changed = sorted({*changed, *plan.renamed})
     if old is not None and snap.content_hash(new) == snap.content_hash(old):
         click.echo(f"nothing to accept: the baseline of {env} already holds that state", err=True)
         return
@@ -207,6 +209,8 @@ class AcceptPlan:
     items: list[DriftItem]  # the drift it takes in, with severity and rules as `check` rates it
     first: bool  # no baseline yet
     objects: int  # objects in the live snapshot
+    base: dict[str, Any] | None = None  # the baseline with the renames accepted made
+    renamed: list[str] = field(default_factory=list)  # the keys those renames change
 
     @property
     def gated(self) -> list[DriftItem]:
@@ -225,6 +229,7 @@ def _accept_plan(
     from driftd import snapshot as snap
     from driftd.check import evaluate
     from driftd.diff.filters import IgnoreRule, key_matches
+    from driftd.diff.renames import Rename
     from driftd.rules import RuleSet
 
     selectors = bool(drift_ids or objects or paths)
@@ -238,16 +243,41 @@ def _accept_plan(
         return AcceptPlan(env.name, None, items, False, len(live["objects"]))
     moves = snap.object_moves(old, live, objects)
     chosen = [i for i in items if any(key_matches(i.object, g) for g in objects)]
+    renames: list[Rename] = []
     for ref in drift_ids:
         item = _drift_by_id(env.name, items, ref)
-        moves.append((item.object, list(item.path)))
+        rename = Rename.of(item)
+        if rename is None:
+            moves.append((item.object, list(item.path)))
+        else:  # no path holds a name: the rename is made in the baseline
+            renames.append(rename)
         chosen.append(item)
     for text in paths:
         key, path = snap.path_move(old, live, text)
         moves.append((key, path))
         chosen += [i for i in items if i.object == key and _overlaps(i.path, path)]
     unique = {i.id: i for i in chosen}
-    return AcceptPlan(env.name, moves, [i for i in items if i.id in unique], False, 0)
+    plan = AcceptPlan(env.name, moves, [i for i in items if i.id in unique], False, 0)
+    if renames:
+        plan.base, plan.renamed = _renamed_baseline(old, live, renames)
+    return plan
+
+
+def _renamed_baseline(
+    old: dict[str, Any], live: dict[str, Any], renames: list[Rename]
+) -> tuple[dict[str, Any], list[str]]:
+    """The baseline with ``renames`` made (what follows from them included, in the
+    objects that differ from the live ones), and the keys that changes."""
+    from driftd.canonical import dumps
+    from driftd.diff import renames as rn
+
+    before, after = old["objects"], live["objects"]
+    differ = [k for k in before.keys() & after.keys() if dumps(before[k]) != dumps(after[k])]
+    objects = rn.apply(before, renames, within=differ)
+    changed = [
+        k for k in objects.keys() | before.keys() if dumps(objects.get(k)) != dumps(before.get(k))
+    ]
+    return {**old, "objects": objects}, sorted(changed)
 
 
 def _drift_by_id(env: str, items: list[DriftItem], ref: str) -> DriftItem:

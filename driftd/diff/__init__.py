@@ -64,13 +64,17 @@ def diff_objects(
     ignore: Sequence[IgnoreRule] = (),
     hidden: list[str] | None = None,
 ) -> list[DriftItem]:
-    """Removed, then added, then modified objects' items, each group sorted by key.
+    """Removed, then added objects' items, then renames and modified objects' items,
+    each group sorted by key.
 
-    With ``ignore``, the items those rules hide are left out (the same as
-    filtering the result with ``filters.ignored``); ``hidden`` collects the keys
-    of objects that changed but whose every change they hid.
+    Renames (``driftd.diff.renames``) are found first and made in the baseline,
+    so what follows from them is not drift of its own. With ``ignore``, the
+    items those rules hide are left out (the same as filtering the result with
+    ``filters.ignored``); ``hidden`` collects the keys of objects that changed
+    but whose every change they hid.
     """
     hid = hidden if hidden is not None else []
+    before, changed, renamed = _renamed(before, after, ignore)
     items: list[DriftItem] = []
     for key in sorted(before.keys() - after.keys()):
         if ignore and ignored(ignore, key, []):
@@ -86,15 +90,41 @@ def diff_objects(
             items.append(
                 DriftItem(object=key, change="added", path=[], before=None, after=after[key])
             )
-    for key in sorted(before.keys() & after.keys()):
-        old, new = before[key], after[key]
-        if old is new or dumps(old) == dumps(new):
-            continue
-        found = diff_object(key, old, new, ignore)
+    items += [i for i in renamed if not (ignore and ignored(ignore, i.object, i.path))]
+    for key in changed:
+        found = diff_object(key, before[key], after[key], ignore)
         if not found and ignore:
             hid.append(key)
         items.extend(found)
     return items
+
+
+def _differs(old: Any, new: Any) -> bool:
+    return old is not new and dumps(old) != dumps(new)
+
+
+def _renamed(
+    before: Objects, after: Objects, ignore: Sequence[IgnoreRule]
+) -> tuple[Objects, list[str], list[DriftItem]]:
+    """The baseline with the renames made, the keys on both sides whose content
+    differs then (sorted), and the rename items."""
+    from driftd.diff import renames
+
+    skip = (lambda key: ignored(ignore, key, [])) if ignore else (lambda key: False)
+    shown, objects = renames.find_objects(before, after, skip)
+    changed = [k for k in before.keys() & after.keys() if _differs(before[k], after[k])]
+    if objects:
+        before = renames.apply(before, objects, within=changed)
+        changed = [k for k in {*changed, *(r.new for r in objects)} if k in before]
+        changed = [k for k in changed if _differs(before[k], after[k])]
+    entries: list[renames.Rename] = []
+    for sections in (renames.ENTRY_SECTIONS[:1], renames.ENTRY_SECTIONS[1:]):
+        found = renames.find_entries(before, after, changed, sections)
+        before = renames.apply(before, found, within=())
+        entries += found
+    if entries:
+        changed = [k for k in changed if _differs(before[k], after[k])]
+    return before, sorted(changed), [r.item() for r in [*shown, *entries]]
 
 
 def diff_object(

@@ -53,6 +53,16 @@ def handlers(dialect: str) -> dict[str, KindRevert]:
 
 
 def revert_item(ctx: Ctx, dialect: str) -> Revert:
+    from driftd.diff.renames import Rename
+
+    rename = Rename.of(ctx.item)
+    if rename is not None:
+        from driftd.revert.renames import revert_rename
+
+        try:
+            return Revert(ctx.item, revert_rename(ctx, rename, dialect))
+        except NeedsPerson as exc:
+            return Revert(ctx.item, needs_person=str(exc))
     table = handlers(dialect)
     handler = table.get(ctx.key.kind)
     if handler is None:

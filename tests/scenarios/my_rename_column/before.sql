@@ -1,0 +1,1 @@
+CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(200), KEY ix_email (email)) ENGINE=InnoDB;

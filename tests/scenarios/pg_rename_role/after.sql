@@ -1,0 +1,1 @@
+ALTER ROLE {{prefix}}analyst RENAME TO {{prefix}}data_analyst;
