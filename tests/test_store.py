@@ -262,6 +262,20 @@ def test_drift_ids_by_prefix(store: Store) -> None:
         repo.get_drift(store, "ffffffffffffffff")
 
 
+def test_a_recorded_item_shows_what_the_latest_run_saw(store: Store) -> None:
+    """Same id (same object, path and after), another baseline: explain shows the
+    latest run's before, severity and rules, not the first run's."""
+    clock = Clock()
+    first = item("table:public.t", ["columns", "c", "type"], "integer", "text")
+    record(store, clock, report([first]))
+    later = item("table:public.t", ["columns", "c", "type"], "bigint", "text", "high")
+    later.rules = ["other-rule"]
+    assert later.id == first.id
+    record(store, clock, report([later]), baseline="b2")
+    row = repo.get_drift(store, first.id)[0]
+    assert (row.before, row.severity, row.rules) == ("bigint", "high", ["other-rule"])
+
+
 def test_prune_forgets_old_runs_only(store: Store) -> None:
     clock = Clock()
     it = item("table:public.t", [], None, {})

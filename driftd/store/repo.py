@@ -183,8 +183,10 @@ def _advance_drift(
             if better:
                 event(drift_id, "attributed")
                 outcome.attributed.append(drift_id)
-        # Severity follows the latest rules.
+        # What the latest run saw: severity by the latest rules, and the value before
+        # (the same drift, same id, against a baseline that has changed since).
         row.severity, row.rules = item.severity, list(item.rules)
+        row.before, row.change = item.before, item.change
         row.last_seen_at, row.last_run_id = now, run_id
 
     baseline_changed = (
