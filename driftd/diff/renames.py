@@ -273,9 +273,9 @@ def _signatures(objects: Objects, keys: list[str]) -> dict[str, bytes]:
     """Each object's bytes without the names of all ``keys``: things renamed together
     (a table and its serial's sequence moved to another schema) name each other."""
     if len(keys) <= _JOINT_LIMIT:
-        names = [f for k in keys for f in _key_forms(k)]
-        return {k: _neutral(objects[k], names) for k in keys}
-    return {k: _neutral(objects[k], _key_forms(k)) for k in keys}
+        joint = _pattern([f for k in keys for f in _key_forms(k)])  # compiled once
+        return {k: _neutral(objects[k], joint) for k in keys}
+    return {k: _neutral(objects[k], _pattern(_key_forms(k))) for k in keys}
 
 
 def _renamable(key: str) -> bool:
@@ -363,9 +363,8 @@ def _substitution(
     return lambda text: pattern.sub(lambda m: table[m.group(0)], text)
 
 
-def _neutral(value: Any, forms: list[str]) -> bytes:
-    """The canonical bytes of ``value`` with its own name taken out."""
-    pattern = _pattern(forms)
+def _neutral(value: Any, pattern: re.Pattern[str] | None) -> bytes:
+    """The canonical bytes of ``value`` with the names ``pattern`` finds taken out."""
     if pattern is None:
         return dumps(value)
     return dumps(_map_strings(value, lambda text: pattern.sub("\x00", text)))
