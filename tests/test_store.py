@@ -287,6 +287,14 @@ def test_prune_forgets_old_runs_only(store: Store) -> None:
     assert repo.get_drift(store, it.id)[0].state == "open"
 
 
+def test_holds_a_rename_while_the_new_name_exists() -> None:
+    live = {"table:public.b": {"columns": {"mail": {"type": "text"}}}}
+    assert repo.holds(live, "table:public.b", ["name"], "public.b")
+    assert not repo.holds(live, "table:public.c", ["name"], "public.c")
+    assert repo.holds(live, "table:public.b", ["columns", "mail", "name"], "mail")
+    assert not repo.holds(live, "table:public.b", ["columns", "email", "name"], "email")
+
+
 def test_holds() -> None:
     objects = {"table:t": {"grants": {"PUBLIC": ["SELECT"]}, "owner": "app"}}
     assert repo.holds(objects, "table:t", ["grants", "PUBLIC"], ["SELECT"])

@@ -239,14 +239,21 @@ def _new_row(env: str, item: DriftItem, run_id: int, now: datetime) -> Drift:
 
 
 def holds(objects: dict[str, Any], obj: str, path: Sequence[Any], value: Any) -> bool:
-    """Whether ``objects[obj]`` has ``value`` at ``path`` (absent reads as None, as in diff)."""
-    current: Any = objects.get(obj)
+    """Whether ``objects[obj]`` has ``value`` at ``path`` (absent reads as None, as in diff).
+
+    A rename's path ends in ``name``, which no object has as a field: it holds
+    while the thing exists under its new name."""
+    if len(path) in (1, 3) and path[-1] == "name" and isinstance(value, str):
+        return _at(objects.get(obj), path[:-1]) is not None
+    return dumps(_at(objects.get(obj), path)) == dumps(value)
+
+
+def _at(current: Any, path: Sequence[Any]) -> Any:
     for part in path:
         if not isinstance(current, dict) or part not in current:
-            current = None
-            break
+            return None
         current = current[part]
-    return dumps(current) == dumps(value)
+    return current
 
 
 def acknowledge(
