@@ -184,6 +184,16 @@ def test_apply_is_what_accepting_the_rename_does() -> None:
     assert apply(before, all_renames) == after
 
 
+def test_alerts_say_renamed_and_give_the_statement_back() -> None:
+    from driftd.alerts import text
+
+    item = Rename("email", "mail", "columns", "table:public.t").item()
+    item.id = "0123456789abcdef"
+    data = item.to_json()
+    assert text.what(data) == "table:public.t columns.mail renamed"
+    assert text.undo(data, "prod") == "To undo: `ALTER TABLE public.t RENAME COLUMN mail TO email;`"
+
+
 # -- on a real PostgreSQL: accept and revert by id ---------------------------------------
 
 

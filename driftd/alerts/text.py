@@ -67,6 +67,10 @@ def what(item: dict[str, Any]) -> str:
         return visible(f"{item['object']} {item['change']}")
     before, after = item.get("before"), item.get("after")
     verb = "added" if before is None else "removed" if after is None else "changed"
+    if path[-1] == "name" and len(path) in (1, 3) and isinstance(before, str):
+        # A rename (driftd.diff.renames): no object has a field called name.
+        where = dotted(path[:-1])
+        return visible(f"{item['object']} {where + ' ' if where else ''}renamed")
     return visible(f"{item['object']} {dotted(path)} {verb}")
 
 

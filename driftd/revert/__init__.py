@@ -198,8 +198,12 @@ def undo_hint(item: dict[str, Any] | DriftItem, dialect: str | None = None) -> s
         if isinstance(item, DriftItem)
         else DriftItem.from_json({"id": "", "severity": "info", "rules": [], **item})
     )
+    from driftd.diff.renames import Rename
+
     if not (
-        drift.kind in ("setting", "role") or (drift.path and str(drift.path[0]) in _HINT_PATHS)
+        drift.kind in ("setting", "role")
+        or (drift.path and str(drift.path[0]) in _HINT_PATHS)
+        or Rename.of(drift) is not None  # one statement: the name back
     ):
         return None
     try:
