@@ -262,7 +262,10 @@ def _mysql_objects(
             objects[make_key("sequence", key[0], key[1])] = sequences[key]
 
     _mysql_columns(conn, schemas, caps, tables)
-    _mysql_keys(conn, schemas, caps, tables, q)
+    # Foreign keys first: an index InnoDB made for one is left out with it.
+    fk_columns = _mysql_foreign_keys(conn, schemas, tables, q)
+    _mysql_indexes(conn, schemas, caps, tables, q, fk_columns)
+    _mysql_checks(conn, schemas, caps, tables)
     _mysql_triggers(conn, schemas, tables, q)
     _mysql_views(conn, schemas, caps, views)
     _mysql_partitions(conn, schemas, tables)
@@ -445,17 +448,16 @@ def _strip_parens(expr: str) -> str:
     return expr
 
 
-def _mysql_keys(
-    conn: Connection,
-    schemas: list[str],
-    caps: dict[str, set[str]],
-    tables: dict[Any, Obj],
-    q: _Quoter,
-) -> None:
-    """Foreign keys, then primary/unique keys and indexes (STATISTICS), then checks."""
-    fk_columns = _mysql_foreign_keys(conn, schemas, tables, q)
-    _mysql_indexes(conn, schemas, caps, tables, q, fk_columns)
-    _mysql_checks(conn, schemas, caps, tables)
+_FOREIGN_KEYS = (
+    "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, "
+    "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, "
+    "r.UPDATE_RULE, r.DELETE_RULE FROM information_schema.KEY_COLUMN_USAGE k "
+    "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+    "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME "
+    "AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+    "WHERE k.TABLE_SCHEMA IN :schemas AND k.REFERENCED_TABLE_NAME IS NOT NULL "
+    "ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+)
 
 
 def _mysql_foreign_keys(
@@ -463,22 +465,10 @@ def _mysql_foreign_keys(
 ) -> dict[tuple[str, str, str], list[str | None]]:
     """Add the foreign keys; returns each one's columns (to recognise InnoDB's index)."""
     fk_columns: dict[tuple[str, str, str], list[str | None]] = {}
-    fk_rows = _rows(
-        conn,
-        "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, "
-        "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, "
-        "r.UPDATE_RULE, r.DELETE_RULE FROM information_schema.KEY_COLUMN_USAGE k "
-        "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
-        "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME "
-        "AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
-        "WHERE k.TABLE_SCHEMA IN :schemas AND k.REFERENCED_TABLE_NAME IS NOT NULL "
-        "ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
-        schemas=schemas,
-    )
-    for (schema, table_name, name), parts in _by_table_and_name(fk_rows, "CONSTRAINT_NAME"):
-        table = tables.get((schema, table_name))
-        if table is None:
-            continue
+    fk_rows = _rows(conn, _FOREIGN_KEYS, schemas=schemas)
+    for table, (schema, table_name, name), parts in _by_table_and_name(
+        fk_rows, "CONSTRAINT_NAME", tables
+    ):
         first = parts[0]
         src = q.join(_s(p["COLUMN_NAME"]) or "" for p in parts)
         dst = q.join(_s(p["REFERENCED_COLUMN_NAME"]) or "" for p in parts)
@@ -520,6 +510,14 @@ def _index_tail(first: Any, index_type: str) -> str:
     return tail
 
 
+_INDEXES = (
+    "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, "
+    "COLLATION, INDEX_TYPE, INDEX_COMMENT{extra} FROM information_schema.STATISTICS "
+    "WHERE TABLE_SCHEMA IN :schemas "
+    "ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+)
+
+
 def _mysql_indexes(
     conn: Connection,
     schemas: list[str],
@@ -528,20 +526,11 @@ def _mysql_indexes(
     q: _Quoter,
     fk_columns: dict[tuple[str, str, str], list[str | None]],
 ) -> None:
-    stats = "information_schema.STATISTICS"
-    extra = _optional(caps, stats, "EXPRESSION", "IS_VISIBLE", "IGNORED")
-    index_rows = _rows(
-        conn,
-        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, "
-        f"COLLATION, INDEX_TYPE, INDEX_COMMENT{extra} FROM {stats} "
-        "WHERE TABLE_SCHEMA IN :schemas "
-        "ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
-        schemas=schemas,
-    )
-    for (schema, table_name, name), parts in _by_table_and_name(index_rows, "INDEX_NAME"):
-        table = tables.get((schema, table_name))
-        if table is None:
-            continue
+    extra = _optional(caps, "information_schema.STATISTICS", "EXPRESSION", "IS_VISIBLE", "IGNORED")
+    index_rows = _rows(conn, _INDEXES.format(extra=extra), schemas=schemas)
+    for table, (schema, table_name, name), parts in _by_table_and_name(
+        index_rows, "INDEX_NAME", tables
+    ):
         first = parts[0]
         cols = ", ".join(_index_columns(parts, q))
         index_type = (_s(first["INDEX_TYPE"]) or "BTREE").upper()
@@ -623,16 +612,17 @@ def _mysql_triggers(
         }
 
 
+_VIEWS = (
+    "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, DEFINER, "
+    "SECURITY_TYPE{algorithm} FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN :schemas"
+)
+
+
 def _mysql_views(
     conn: Connection, schemas: list[str], caps: dict[str, set[str]], views: dict[Any, Obj]
 ) -> None:
     algorithm = _optional(caps, "information_schema.VIEWS", "ALGORITHM")
-    for row in _rows(
-        conn,
-        "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, DEFINER, "
-        f"SECURITY_TYPE{algorithm} FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN :schemas",
-        schemas=schemas,
-    ):
+    for row in _rows(conn, _VIEWS.format(algorithm=algorithm), schemas=schemas):
         view = views.get((_s(row["TABLE_SCHEMA"]), _s(row["TABLE_NAME"])))
         if view is None:
             continue
@@ -724,6 +714,20 @@ def _set_privileges(value: Any) -> set[str]:
     return {_SET_NAMES.get(m, m.upper()) for m in members if m}
 
 
+def _grant_rows(
+    conn: Connection, table: str, columns: str, schemas: list[str]
+) -> Iterator[tuple[str, tuple[str, str], RowMapping]]:
+    """(account, (schema, table), row) of mysql.tables_priv or mysql.columns_priv."""
+    for row in _rows(
+        conn,
+        f"SELECT User AS u, Host AS h, Db AS s, Table_name AS t, {columns} "
+        f"FROM mysql.{table} WHERE Db IN :schemas",
+        schemas=schemas,
+    ):
+        key = (_s(row["s"]) or "", _s(row["t"]) or "")
+        yield _account(_s(row["u"]) or "", _s(row["h"])), key, row
+
+
 def _mysql_object_grants(
     conn: Connection, schemas: list[str], tables: dict[Any, Obj], views: dict[Any, Obj]
 ) -> None:
@@ -735,16 +739,9 @@ def _mysql_object_grants(
     """
     grantable: set[tuple[str, str, str]] = set()  # (account, schema, table)
     grants: dict[tuple[str, str], Grants] = defaultdict(lambda: defaultdict(set))
-    for row in _rows(
-        conn,
-        "SELECT User AS u, Host AS h, Db AS s, Table_name AS t, Table_priv AS p, "
-        "Column_priv AS c FROM mysql.tables_priv WHERE Db IN :schemas",
-        schemas=schemas,
+    for account, key, row in _grant_rows(
+        conn, "tables_priv", "Table_priv AS p, Column_priv AS c", schemas
     ):
-        account, key = (
-            _account(_s(row["u"]) or "", _s(row["h"])),
-            (_s(row["s"]) or "", _s(row["t"]) or ""),
-        )
         privileges = _set_privileges(row["p"])
         option = "GRANT" in privileges
         privileges.discard("GRANT")
@@ -758,20 +755,21 @@ def _mysql_object_grants(
         obj = tables.get(key) or views.get(key)
         if obj is not None:
             obj["grants"] = _sorted_grants(by_grantee)
+    _mysql_column_grants(conn, schemas, tables, grantable)
 
+
+def _mysql_column_grants(
+    conn: Connection,
+    schemas: list[str],
+    tables: dict[Any, Obj],
+    grantable: set[tuple[str, str, str]],
+) -> None:
     columns: dict[tuple[str, str], dict[str, Grants]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(set))
     )
-    for row in _rows(
-        conn,
-        "SELECT User AS u, Host AS h, Db AS s, Table_name AS t, Column_name AS col, "
-        "Column_priv AS p FROM mysql.columns_priv WHERE Db IN :schemas",
-        schemas=schemas,
+    for account, key, row in _grant_rows(
+        conn, "columns_priv", "Column_name AS col, Column_priv AS p", schemas
     ):
-        account, key = (
-            _account(_s(row["u"]) or "", _s(row["h"])),
-            (_s(row["s"]) or "", _s(row["t"]) or ""),
-        )
         # The grant option of a column privilege is the table level's.
         option = (account, *key) in grantable
         privileges = {_privilege(p, option) for p in _set_privileges(row["p"])}
@@ -928,9 +926,10 @@ def _account_membership(conn: Connection, caps: dict[str, set[str]], roles: dict
 
 
 def _by_table_and_name(
-    rows: Iterable[RowMapping], name_column: str
-) -> Iterator[tuple[tuple[str, str, str], list[RowMapping]]]:
-    """Rows (one per key column, in order) grouped by (schema, table, key or index name)."""
+    rows: Iterable[RowMapping], name_column: str, tables: dict[Any, Obj]
+) -> Iterator[tuple[Obj, tuple[str, str, str], list[RowMapping]]]:
+    """Rows (one per key column, in order) grouped by (schema, table, key or index name),
+    with the table they belong to; rows of tables not collected are left out."""
     grouped: dict[tuple[str, str, str], list[RowMapping]] = defaultdict(list)
     for row in rows:
         key = (
@@ -939,4 +938,7 @@ def _by_table_and_name(
             _s(row[name_column]) or "",
         )
         grouped[key].append(row)
-    yield from grouped.items()
+    for key, parts in grouped.items():
+        table = tables.get(key[:2])
+        if table is not None:
+            yield table, key, parts
