@@ -19,9 +19,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from driftd.collect import Target, collect
+from driftd.collect.mysql import _grantee
+from driftd.collect.sa_common import _mysql_privilege
 from tests import test_collect_generic as generic
 from tests.conftest import PgDatabase, Project
-from tests.test_collect_generic import MyDatabase
+from tests.test_collect_generic import MyDatabase, mysql_admin
 
 # The MariaDB fixtures: a throwaway database, its accounts dropped after the test.
 mysql_server = generic.mysql_server
@@ -90,6 +92,7 @@ MY_SCHEMA = (
     "GRANT SELECT (email), UPDATE (note) ON `{db}`.customers TO '{p}app'@'%' WITH GRANT OPTION",
     "GRANT SELECT, SHOW VIEW ON `{db}`.* TO {p}reader",
     "GRANT PROCESS ON *.* TO {p}reader",
+    "GRANT CONNECTION ADMIN ON *.* TO '{p}app'@'%'",
     "GRANT {p}reader TO '{p}app'@'%'",
     "SET DEFAULT ROLE {p}reader FOR '{p}app'@'%'",
 )
@@ -166,7 +169,11 @@ def test_mariadb_account_sees_what_root_sees(mydb: MyDatabase) -> None:
     }
     assert root[f"role:{p}app@%"]["member_of"] == {f"{p}reader": {"admin_option": False}}
     assert root[f"role:{p}gone@localhost"]["account_locked"] is True
-    # The documented difference: the lock (and so a user's login) is unknown.
+    # The documented differences: a privilege with no mysql.user column (MariaDB
+    # 10.5+) is the administrator's to see; the lock (and a user's login) is unknown.
+    assert root[f"role:{p}app@%"]["grants"] == {"*.*": ["CONNECTION ADMIN"]}
+    assert least[f"role:{p}app@%"]["grants"] == {}
+    least[f"role:{p}app@%"]["grants"] = root[f"role:{p}app@%"]["grants"]
     for key, obj in root.items():
         other = dict(least[key])
         if key.startswith("role:"):
@@ -175,6 +182,51 @@ def test_mariadb_account_sees_what_root_sees(mydb: MyDatabase) -> None:
             assert other["login"] is (False if is_role else None), key
             other["account_locked"], other["login"] = obj["account_locked"], obj["login"]
         assert other == obj, key
+
+
+def test_mariadb_grant_tables_read_as_information_schema_shows_them(mydb: MyDatabase) -> None:
+    """The grants read from mysql.db / tables_priv / columns_priv are exactly what
+    information_schema's privilege views show an administrator."""
+    mydb.execute(*MY_SCHEMA)
+    objects = collect(_my_target(mydb, None)).objects
+    got: dict[tuple[str, ...], set[str]] = {}
+    for key, obj in objects.items():
+        kind, _, name = key.partition(":")
+        for grantee, privileges in (obj.get("grants") or {}).items():
+            # A role's grants are {scope: [...]}: its database level only.
+            if kind != "role" or grantee != "*.*":
+                got[(name, grantee)] = set(privileges)
+        for column, by_grantee in (obj.get("column_grants") or {}).items():
+            for grantee, privileges in by_grantee.items():
+                got[(name, column, grantee)] = set(privileges)
+    want: dict[tuple[str, ...], set[str]] = {}
+    p, db = mydb.prefix, mydb.name
+    with mysql_admin() as conn, conn.cursor() as cur:
+        for sql, key_of in (
+            (
+                "SELECT GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE, CONCAT(TABLE_SCHEMA, '.*') "
+                "FROM information_schema.SCHEMA_PRIVILEGES WHERE TABLE_SCHEMA = %s",
+                lambda g, rest: (g, rest[0]),
+            ),
+            (
+                "SELECT GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE, CONCAT(TABLE_SCHEMA, '.', "
+                "TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = %s",
+                lambda g, rest: (rest[0], g),
+            ),
+            (
+                "SELECT GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE, CONCAT(TABLE_SCHEMA, '.', "
+                "TABLE_NAME), COLUMN_NAME FROM information_schema.COLUMN_PRIVILEGES "
+                "WHERE TABLE_SCHEMA = %s",
+                lambda g, rest: (rest[0], rest[1], g),
+            ),
+        ):
+            cur.execute(sql, (db,))
+            for grantee, privilege, grantable, *rest in cur.fetchall():
+                account = _grantee(grantee)
+                if account.startswith(p):
+                    text = _mysql_privilege(privilege, grantable)
+                    want.setdefault(key_of(account, rest), set()).add(text or "")
+    assert want and got == want
 
 
 def _my_project(tmp_path: Path, mydb: MyDatabase, user: str) -> Project:

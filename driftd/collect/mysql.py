@@ -688,6 +688,8 @@ _PRIVILEGE_COLUMNS = {
     "Create_user_priv": "CREATE USER",
     "Create_tablespace_priv": "CREATE TABLESPACE",
     "Delete_history_priv": "DELETE HISTORY",
+    "Create_role_priv": "CREATE ROLE",  # MySQL 8
+    "Drop_role_priv": "DROP ROLE",
 }
 # tables_priv / columns_priv SET members that information_schema names otherwise.
 _SET_NAMES = {"Delete versioning rows": "DELETE HISTORY"}
