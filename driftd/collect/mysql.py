@@ -1,4 +1,6 @@
-"""MySQL/MariaDB collector: ``information_schema`` (plus ``mysql.user`` for accounts).
+"""MySQL/MariaDB collector: ``information_schema``, and the grant tables (``mysql.user``'s
+privilege columns, ``mysql.db``, ``tables_priv``, ``columns_priv``) for accounts and
+grants, so that driftd's account needs no access to a password hash (docs/security.md).
 
 One query per kind for all tables. The SQLAlchemy inspector has no
 multi-table reflection for MySQL (one ``SHOW CREATE TABLE`` per table) and its
