@@ -34,6 +34,7 @@ def test_init_writes_a_config_for_the_roles_that_matter(
     assert res.exit_code == 0, res.stderr
     text = out.read_text()
     assert "never a password here" in text and "# " in text  # commented
+    assert "docs/security.md (Database accounts)" in text  # where the grant is
     roles = _roles_of(out)
     assert {app, reader, group} <= roles
     assert other not in roles  # a role with nothing in this database is noise
@@ -82,3 +83,17 @@ def test_names_that_could_break_the_config_stay_strings() -> None:
     roles = data["environments"]["prod"]["roles"]
     assert fnmatch.fnmatchcase(odd, roles[0]) and roles[1] == "plain[*]"  # globs of the name
     assert not fnmatch.fnmatchcase("plainX", roles[1])
+
+
+def test_init_for_mariadb_points_to_the_grant(tmp_path: Path) -> None:
+    """init probes PostgreSQL only; for a MariaDB URL it says where the grant is."""
+    from click.testing import CliRunner
+
+    from driftd.cli.main import cli
+
+    out = tmp_path / "init.toml"
+    res = CliRunner().invoke(
+        cli, ["init", "mysql+pymysql://driftd@db.internal/app", "-o", str(out)]
+    )
+    assert res.exit_code == 2 and not out.exists()
+    assert "PostgreSQL only" in res.stderr and "docs/security.md" in res.stderr, res.stderr

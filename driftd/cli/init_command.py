@@ -112,6 +112,7 @@ def render(name: str, url: str, password_env: str | None, probe: Probe) -> str:
         "",
         f"[environments.{name}]",
         f"url = {_toml_string(url)}   # never a password here",
+        f"# driftd's login: {GRANT_HINT}",
     ]
     if password_env:
         lines.append(f"password_env = {_toml_string(password_env)}")
@@ -140,6 +141,10 @@ def render(name: str, url: str, password_env: str | None, probe: Probe) -> str:
     ]
     return "\n".join(lines)
 
+
+# Where the least-privilege grant is (PostgreSQL: CONNECT and pg_read_all_settings;
+# MariaDB: column grants that leave the password hashes out).
+GRANT_HINT = "the least-privilege grant is in docs/security.md (Database accounts)"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -178,11 +183,12 @@ def init(
         raise DriftdError(f"cannot write {output}: directory {output.parent} does not exist")
     from driftd.collect import dialect_of
 
-    if dialect_of(url) not in ("postgresql", "postgres"):
-        raise DriftdError(
-            f"driftd init probes PostgreSQL only (this URL is {dialect_of(url)})",
-            "copy config.example.toml and adapt it",
-        )
+    dialect = dialect_of(url)
+    if dialect not in ("postgresql", "postgres"):
+        hint = "copy config.example.toml and adapt it"
+        if dialect in ("mysql", "mariadb"):
+            hint += f"; driftd's account: {GRANT_HINT}"
+        raise DriftdError(f"driftd init probes PostgreSQL only (this URL is {dialect})", hint)
     probe_url = url
     if password_env:
         from sqlalchemy.engine import make_url

@@ -1,4 +1,6 @@
-"""MySQL/MariaDB collector: ``information_schema`` (plus ``mysql.user`` for accounts).
+"""MySQL/MariaDB collector: ``information_schema``, and the grant tables (``mysql.user``'s
+privilege columns, ``mysql.db``, ``tables_priv``, ``columns_priv``) for accounts and
+grants, so that driftd's account needs no access to a password hash (docs/security.md).
 
 One query per kind for all tables. The SQLAlchemy inspector has no
 multi-table reflection for MySQL (one ``SHOW CREATE TABLE`` per table) and its
@@ -33,6 +35,7 @@ from driftd.collect.sa_common import (
     _error_code,
     _mysql_privilege,
     _parse_url,
+    _privilege,
     _Quoter,
     _read_transaction,
     _run,
@@ -142,6 +145,7 @@ def _read_mysql(conn: Connection, target: Target, url_database: str | None) -> C
         version = str(conn.exec_driver_sql("SELECT VERSION()").scalar_one())
         mariadb = bool(getattr(conn.dialect, "is_mariadb", False)) or "mariadb" in version.lower()
         caps = _mysql_capabilities(conn)
+        _require_grant_tables(target, caps)
         objects = _mysql_objects(conn, target, url_database, caps)
         objects.update(_mysql_roles(conn, target, caps))
     engine = {"dialect": "mariadb" if mariadb else "mysql", "server_version": version}
@@ -153,7 +157,10 @@ _CAPABILITY_TABLES = {
         *("SCHEMATA", "STATISTICS", "CHECK_CONSTRAINTS"),
         *("TABLE_CONSTRAINTS", "VIEWS", "COLUMNS"),
     ),
-    "mysql": ("user", "global_priv", "roles_mapping", "role_edges", "event"),
+    "mysql": (
+        *("user", "global_priv", "db", "tables_priv", "columns_priv"),
+        *("roles_mapping", "role_edges", "event"),
+    ),
 }
 
 
@@ -257,7 +264,10 @@ def _mysql_objects(
             objects[make_key("sequence", key[0], key[1])] = sequences[key]
 
     _mysql_columns(conn, schemas, caps, tables)
-    _mysql_keys(conn, schemas, caps, tables, q)
+    # Foreign keys first: an index InnoDB made for one is left out with it.
+    fk_columns = _mysql_foreign_keys(conn, schemas, tables, q)
+    _mysql_indexes(conn, schemas, caps, tables, q, fk_columns)
+    _mysql_checks(conn, schemas, caps, tables)
     _mysql_triggers(conn, schemas, tables, q)
     _mysql_views(conn, schemas, caps, views)
     _mysql_partitions(conn, schemas, tables)
@@ -298,7 +308,7 @@ def _mysql_routines(conn: Connection, schemas: list[str]) -> dict[str, Obj]:
     """Stored procedures and functions: ``function:<db>.<name>(<parameters>)``.
 
     information_schema lists every routine, body included, to a user with SELECT on
-    mysql.proc (MariaDB; the documented ``GRANT SELECT ON mysql.*``), or with
+    mysql.proc (MariaDB; docs/security.md), or with
     SHOW_ROUTINE / global SELECT (MySQL 8).
     """
     params: dict[tuple[str, str, str], list[str]] = defaultdict(list)
@@ -350,7 +360,7 @@ def _mysql_events(
 
     MariaDB lists in information_schema.EVENTS only the events of databases where the
     user has the EVENT privilege, so they are read from mysql.event (the documented
-    ``GRANT SELECT ON mysql.*``); MySQL 8, which has no mysql.event, from
+    docs/security.md); MySQL 8, which has no mysql.event, from
     information_schema.EVENTS. Times of activity (created, last executed) and STARTS
     (the creation time unless given) are left out.
     """
@@ -440,17 +450,16 @@ def _strip_parens(expr: str) -> str:
     return expr
 
 
-def _mysql_keys(
-    conn: Connection,
-    schemas: list[str],
-    caps: dict[str, set[str]],
-    tables: dict[Any, Obj],
-    q: _Quoter,
-) -> None:
-    """Foreign keys, then primary/unique keys and indexes (STATISTICS), then checks."""
-    fk_columns = _mysql_foreign_keys(conn, schemas, tables, q)
-    _mysql_indexes(conn, schemas, caps, tables, q, fk_columns)
-    _mysql_checks(conn, schemas, caps, tables)
+_FOREIGN_KEYS = (
+    "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, "
+    "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, "
+    "r.UPDATE_RULE, r.DELETE_RULE FROM information_schema.KEY_COLUMN_USAGE k "
+    "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+    "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME "
+    "AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+    "WHERE k.TABLE_SCHEMA IN :schemas AND k.REFERENCED_TABLE_NAME IS NOT NULL "
+    "ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+)
 
 
 def _mysql_foreign_keys(
@@ -458,22 +467,10 @@ def _mysql_foreign_keys(
 ) -> dict[tuple[str, str, str], list[str | None]]:
     """Add the foreign keys; returns each one's columns (to recognise InnoDB's index)."""
     fk_columns: dict[tuple[str, str, str], list[str | None]] = {}
-    fk_rows = _rows(
-        conn,
-        "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, "
-        "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, "
-        "r.UPDATE_RULE, r.DELETE_RULE FROM information_schema.KEY_COLUMN_USAGE k "
-        "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
-        "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME "
-        "AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
-        "WHERE k.TABLE_SCHEMA IN :schemas AND k.REFERENCED_TABLE_NAME IS NOT NULL "
-        "ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
-        schemas=schemas,
-    )
-    for (schema, table_name, name), parts in _by_table_and_name(fk_rows, "CONSTRAINT_NAME"):
-        table = tables.get((schema, table_name))
-        if table is None:
-            continue
+    fk_rows = _rows(conn, _FOREIGN_KEYS, schemas=schemas)
+    for table, (schema, table_name, name), parts in _by_table_and_name(
+        fk_rows, "CONSTRAINT_NAME", tables
+    ):
         first = parts[0]
         src = q.join(_s(p["COLUMN_NAME"]) or "" for p in parts)
         dst = q.join(_s(p["REFERENCED_COLUMN_NAME"]) or "" for p in parts)
@@ -515,6 +512,14 @@ def _index_tail(first: Any, index_type: str) -> str:
     return tail
 
 
+_INDEXES = (
+    "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, "
+    "COLLATION, INDEX_TYPE, INDEX_COMMENT{extra} FROM information_schema.STATISTICS "
+    "WHERE TABLE_SCHEMA IN :schemas "
+    "ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+)
+
+
 def _mysql_indexes(
     conn: Connection,
     schemas: list[str],
@@ -523,20 +528,11 @@ def _mysql_indexes(
     q: _Quoter,
     fk_columns: dict[tuple[str, str, str], list[str | None]],
 ) -> None:
-    stats = "information_schema.STATISTICS"
-    extra = _optional(caps, stats, "EXPRESSION", "IS_VISIBLE", "IGNORED")
-    index_rows = _rows(
-        conn,
-        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, "
-        f"COLLATION, INDEX_TYPE, INDEX_COMMENT{extra} FROM {stats} "
-        "WHERE TABLE_SCHEMA IN :schemas "
-        "ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
-        schemas=schemas,
-    )
-    for (schema, table_name, name), parts in _by_table_and_name(index_rows, "INDEX_NAME"):
-        table = tables.get((schema, table_name))
-        if table is None:
-            continue
+    extra = _optional(caps, "information_schema.STATISTICS", "EXPRESSION", "IS_VISIBLE", "IGNORED")
+    index_rows = _rows(conn, _INDEXES.format(extra=extra), schemas=schemas)
+    for table, (schema, table_name, name), parts in _by_table_and_name(
+        index_rows, "INDEX_NAME", tables
+    ):
         first = parts[0]
         cols = ", ".join(_index_columns(parts, q))
         index_type = (_s(first["INDEX_TYPE"]) or "BTREE").upper()
@@ -618,16 +614,17 @@ def _mysql_triggers(
         }
 
 
+_VIEWS = (
+    "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, DEFINER, "
+    "SECURITY_TYPE{algorithm} FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN :schemas"
+)
+
+
 def _mysql_views(
     conn: Connection, schemas: list[str], caps: dict[str, set[str]], views: dict[Any, Obj]
 ) -> None:
     algorithm = _optional(caps, "information_schema.VIEWS", "ALGORITHM")
-    for row in _rows(
-        conn,
-        "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, DEFINER, "
-        f"SECURITY_TYPE{algorithm} FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN :schemas",
-        schemas=schemas,
-    ):
+    for row in _rows(conn, _VIEWS.format(algorithm=algorithm), schemas=schemas):
         view = views.get((_s(row["TABLE_SCHEMA"]), _s(row["TABLE_NAME"])))
         if view is None:
             continue
@@ -674,41 +671,114 @@ def _mysql_partitions(conn: Connection, schemas: list[str], tables: dict[Any, Ob
             partition["subpartitions"].append(sub)
 
 
+# The privilege columns of mysql.user and mysql.db, as information_schema names them.
+_PRIVILEGE_COLUMNS = {
+    **{f"{w.capitalize()}_priv": w.upper() for w in ("select", "insert", "update", "delete")},
+    **{f"{w.capitalize()}_priv": w.upper() for w in ("create", "drop", "reload", "shutdown")},
+    **{f"{w.capitalize()}_priv": w.upper() for w in ("process", "file", "references")},
+    **{f"{w.capitalize()}_priv": w.upper() for w in ("index", "alter", "super", "execute")},
+    **{f"{w.capitalize()}_priv": w.upper() for w in ("event", "trigger")},
+    "Show_db_priv": "SHOW DATABASES",
+    "Create_tmp_table_priv": "CREATE TEMPORARY TABLES",
+    "Lock_tables_priv": "LOCK TABLES",
+    "Repl_slave_priv": "REPLICATION SLAVE",
+    "Repl_client_priv": "REPLICATION CLIENT",  # BINLOG MONITOR on MariaDB 10.5+
+    "Create_view_priv": "CREATE VIEW",
+    "Show_view_priv": "SHOW VIEW",
+    "Create_routine_priv": "CREATE ROUTINE",
+    "Alter_routine_priv": "ALTER ROUTINE",
+    "Create_user_priv": "CREATE USER",
+    "Create_tablespace_priv": "CREATE TABLESPACE",
+    "Delete_history_priv": "DELETE HISTORY",
+    "Create_role_priv": "CREATE ROLE",  # MySQL 8
+    "Drop_role_priv": "DROP ROLE",
+}
+# tables_priv / columns_priv SET members that information_schema names otherwise.
+_SET_NAMES = {"Delete versioning rows": "DELETE HISTORY"}
+# Grant tables read whole (none holds a password hash), and the hint when one is not readable.
+_GRANT_TABLES = ("user", "db", "tables_priv", "columns_priv")
+GRANT_HINT = (
+    "give driftd's user the grant in docs/security.md (Database accounts): SELECT on the "
+    "grant tables, never on the password hashes"
+)
+
+
+def _level_privileges(row: RowMapping, names: dict[str, str]) -> set[str]:
+    """``Y`` columns of one mysql.user / mysql.db row as grant strings (MySQL's rules)."""
+    grantable = _s(row.get("Grant_priv")) == "Y"
+    privileges = {names[c] for c in names if _s(row.get(c)) == "Y"}
+    if not privileges:  # the grant option alone is USAGE WITH GRANT OPTION
+        return {"GRANT OPTION"} if grantable else set()
+    return {_privilege(p, grantable) for p in privileges}
+
+
+def _set_privileges(value: Any) -> set[str]:
+    """A tables_priv / columns_priv SET value (``Select,Grant``) as privilege names."""
+    members = (_s(value) or "").split(",")
+    return {_SET_NAMES.get(m, m.upper()) for m in members if m}
+
+
+def _grant_rows(
+    conn: Connection, table: str, columns: str, schemas: list[str]
+) -> Iterator[tuple[str, tuple[str, str], RowMapping]]:
+    """(account, (schema, table), row) of mysql.tables_priv or mysql.columns_priv."""
+    for row in _rows(
+        conn,
+        f"SELECT User AS u, Host AS h, Db AS s, Table_name AS t, {columns} "
+        f"FROM mysql.{table} WHERE Db IN :schemas",
+        schemas=schemas,
+    ):
+        key = (_s(row["s"]) or "", _s(row["t"]) or "")
+        yield _account(_s(row["u"]) or "", _s(row["h"])), key, row
+
+
 def _mysql_object_grants(
     conn: Connection, schemas: list[str], tables: dict[Any, Obj], views: dict[Any, Obj]
 ) -> None:
-    # Without SELECT on mysql.* these views list only the current user's
-    # grants; _mysql_roles refuses to go on in that case.
-    grants: dict[tuple[Any, Any], Grants] = defaultdict(lambda: defaultdict(set))
-    for row in _rows(
-        conn,
-        "SELECT GRANTEE, TABLE_SCHEMA, TABLE_NAME, PRIVILEGE_TYPE, IS_GRANTABLE "
-        "FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA IN :schemas",
-        schemas=schemas,
+    """Table and column grants, from mysql.tables_priv / columns_priv.
+
+    information_schema's privilege views list every account's grants only to a user
+    with SELECT on the whole mysql database, which holds the password hashes; the
+    grant tables hold none and are what those views are made from.
+    """
+    grantable: set[tuple[str, str, str]] = set()  # (account, schema, table)
+    grants: dict[tuple[str, str], Grants] = defaultdict(lambda: defaultdict(set))
+    for account, key, row in _grant_rows(
+        conn, "tables_priv", "Table_priv AS p, Column_priv AS c", schemas
     ):
-        privilege = _mysql_privilege(_s(row["PRIVILEGE_TYPE"]), _s(row["IS_GRANTABLE"]))
-        if privilege:
-            key = (_s(row["TABLE_SCHEMA"]), _s(row["TABLE_NAME"]))
-            grants[key][_grantee(_s(row["GRANTEE"]))].add(privilege)
+        privileges = _set_privileges(row["p"])
+        option = "GRANT" in privileges
+        privileges.discard("GRANT")
+        if option:
+            grantable.add((account, *key))
+        if privileges:
+            grants[key][account] |= {_privilege(p, option) for p in privileges}
+        elif option and not _s(row["c"]):  # the grant option alone, and no column grant
+            grants[key][account].add("GRANT OPTION")
     for key, by_grantee in grants.items():
         obj = tables.get(key) or views.get(key)
         if obj is not None:
             obj["grants"] = _sorted_grants(by_grantee)
+    _mysql_column_grants(conn, schemas, tables, grantable)
 
-    columns: dict[tuple[Any, Any], dict[str, Grants]] = defaultdict(
+
+def _mysql_column_grants(
+    conn: Connection,
+    schemas: list[str],
+    tables: dict[Any, Obj],
+    grantable: set[tuple[str, str, str]],
+) -> None:
+    columns: dict[tuple[str, str], dict[str, Grants]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(set))
     )
-    for row in _rows(
-        conn,
-        "SELECT GRANTEE, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, PRIVILEGE_TYPE, IS_GRANTABLE "
-        "FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA IN :schemas",
-        schemas=schemas,
+    for account, key, row in _grant_rows(
+        conn, "columns_priv", "Column_name AS col, Column_priv AS p", schemas
     ):
-        privilege = _mysql_privilege(_s(row["PRIVILEGE_TYPE"]), _s(row["IS_GRANTABLE"]))
-        if privilege:
-            key = (_s(row["TABLE_SCHEMA"]), _s(row["TABLE_NAME"]))
-            grantee = _grantee(_s(row["GRANTEE"]))
-            columns[key][_s(row["COLUMN_NAME"]) or ""][grantee].add(privilege)
+        # The grant option of a column privilege is the table level's.
+        option = (account, *key) in grantable
+        privileges = {_privilege(p, option) for p in _set_privileges(row["p"])}
+        if privileges:
+            columns[key][_s(row["col"]) or ""][account] |= privileges
     for key, by_column in columns.items():
         table = tables.get(key)
         if table is not None:
@@ -728,64 +798,118 @@ _ROLE_COLUMNS = (
 )
 
 
+def _require_grant_tables(target: Target, caps: dict[str, set[str]]) -> None:
+    missing = [f"mysql.{t}" for t in _GRANT_TABLES if f"mysql.{t}" not in caps]
+    if missing:
+        raise CollectError(
+            f"cannot read {target.shown()}: driftd's user may not read {', '.join(missing)}, "
+            "so the accounts and every other account's grants are invisible to it",
+            GRANT_HINT,
+        )
+
+
+def _account_locks(conn: Connection, caps: dict[str, set[str]]) -> dict[str, bool] | None:
+    """Which accounts are locked (MariaDB 10.4+ keeps it in mysql.global_priv only).
+
+    None when driftd may not read global_priv.Priv: that JSON also holds the password
+    hash, and the documented grant does not give it (``account_locked`` is then null).
+    """
+    if "PRIV" not in caps.get("mysql.global_priv", set()):
+        return None
+    locked: dict[str, bool] = {}
+    for row in _rows(
+        conn,
+        "SELECT User AS u, Host AS h, JSON_VALUE(Priv, '$.account_locked') AS l "
+        "FROM mysql.global_priv",
+    ):
+        locked[_account(_s(row["u"]) or "", _s(row["h"]))] = _s(row["l"]) in ("1", "true")
+    return locked
+
+
+def _account_object(row: RowMapping, locks: dict[str, bool] | None, name: str) -> Obj:
+    is_role = _s(row.get("is_role")) == "Y"
+    is_locked: bool | None
+    if "account_locked" in row:  # MySQL 8, MariaDB < 10.4: a column of mysql.user
+        is_locked = _s(row["account_locked"]) == "Y"
+    elif locks is not None:
+        is_locked = locks.get(name, False)
+    else:
+        is_locked = False if is_role else None
+    limit = row.get("max_user_connections")
+    return {
+        "login": False if is_role or is_locked else None if is_locked is None else True,
+        "superuser": _s(row.get("Super_priv")) == "Y",
+        "createrole": _s(row.get("Create_user_priv")) == "Y",
+        "grant_option": _s(row.get("Grant_priv")) == "Y",
+        "account_locked": is_locked,
+        "password_expired": _s(row.get("password_expired")) == "Y",
+        "auth_plugin": _s(row.get("plugin")) or None,
+        "connection_limit": int(limit) if limit is not None else None,
+        "default_role": _s(row.get("default_role")) or None,
+        "member_of": {},
+        "grants": {},
+    }
+
+
 def _mysql_roles(conn: Connection, target: Target, caps: dict[str, set[str]]) -> dict[str, Obj]:
     """Accounts (``role:user@host``; MariaDB roles as ``role:name``) and their grants."""
-    have = caps.get("mysql.user")
-    if not have:
-        raise CollectError(
-            f"cannot read {target.shown()}: driftd's user may not read mysql.user, so the "
-            "accounts and every other account's grants are invisible to it",
-            "GRANT SELECT ON mysql.* TO the driftd user (it never reads password hashes)",
-        )
+    have = caps["mysql.user"]
     # Named columns only, never SELECT *: mysql.user holds password hashes.
-    present = [c for c in _ROLE_COLUMNS if c.upper() in have]
+    wanted = dict.fromkeys((*_ROLE_COLUMNS, *_PRIVILEGE_COLUMNS))
+    present = [c for c in wanted if c.upper() in have]
     columns = ", ".join(f"`{c}`" for c in ("User", "Host", *present))
-    locked: dict[str, bool] = {}
-    if "mysql.global_priv" in caps:  # MariaDB 10.4+ keeps account locking here only
-        for row in _rows(
-            conn,
-            "SELECT User AS u, Host AS h, JSON_VALUE(Priv, '$.account_locked') AS l "
-            "FROM mysql.global_priv",
-        ):
-            locked[_account(_s(row["u"]) or "", _s(row["h"]))] = _s(row["l"]) in ("1", "true")
-
+    locks = _account_locks(conn, caps)
+    names = _privilege_names(conn)
     roles: dict[str, Obj] = {}
     for row in _rows(conn, f"SELECT {columns} FROM mysql.user"):
         name = _account(_s(row["User"]) or "", _s(row["Host"]))
         if name in MYSQL_SYSTEM_ACCOUNTS or not target.wants_role(name):
             continue
-        is_role = _s(row.get("is_role")) == "Y"
-        is_locked = locked.get(name, _s(row.get("account_locked")) == "Y")
-        limit = row.get("max_user_connections")
-        roles[name] = {
-            "login": not is_locked and not is_role,
-            "superuser": _s(row.get("Super_priv")) == "Y",
-            "createrole": _s(row.get("Create_user_priv")) == "Y",
-            "grant_option": _s(row.get("Grant_priv")) == "Y",
-            "account_locked": is_locked,
-            "password_expired": _s(row.get("password_expired")) == "Y",
-            "auth_plugin": _s(row.get("plugin")) or None,
-            "connection_limit": int(limit) if limit is not None else None,
-            "default_role": _s(row.get("default_role")) or None,
-            "member_of": {},
-            "grants": {},
-        }
+        roles[name] = _account_object(row, locks, name)
+        global_grants = _level_privileges(row, names)
+        if global_grants:
+            roles[name]["grants"]["*.*"] = global_grants
+    _account_grants(conn, roles)
+    for obj in roles.values():
+        obj["grants"] = _sorted_grants(obj["grants"])
+    _account_membership(conn, caps, roles)
+    return {make_key("role", name): obj for name, obj in roles.items()}
 
-    grants: dict[str, Grants] = defaultdict(lambda: defaultdict(set))
+
+def _privilege_names(conn: Connection) -> dict[str, str]:
+    """``_PRIVILEGE_COLUMNS`` as this server names them."""
+    names = dict(_PRIVILEGE_COLUMNS)
+    version = str(conn.exec_driver_sql("SELECT VERSION()").scalar_one()).lower()
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    if "mariadb" in version and numbers >= (10, 5):
+        names["Repl_client_priv"] = "BINLOG MONITOR"
+    return names
+
+
+def _account_grants(conn: Connection, roles: dict[str, Obj]) -> None:
+    """Database-level grants (mysql.db), and the server-level ones with no mysql.user column.
+
+    information_schema.USER_PRIVILEGES adds what is visible of the privileges MariaDB
+    10.5+ keeps only in mysql.global_priv (CONNECTION ADMIN, ...): every account's to a
+    user with SELECT on mysql.*, else only driftd's own.
+    """
+    for row in _rows(conn, "SELECT * FROM mysql.db"):  # no password hash in mysql.db
+        role = roles.get(_account(_s(row["User"]) or "", _s(row["Host"])))
+        privileges = _level_privileges(row, _PRIVILEGE_COLUMNS)
+        if role is not None and privileges:
+            role["grants"].setdefault(f"{_s(row['Db'])}.*", set()).update(privileges)
     for row in _rows(
         conn,
-        "SELECT GRANTEE AS g, '*.*' AS scope, PRIVILEGE_TYPE AS p, IS_GRANTABLE AS o "
-        "FROM information_schema.USER_PRIVILEGES UNION ALL "
-        "SELECT GRANTEE, CONCAT(TABLE_SCHEMA, '.*'), PRIVILEGE_TYPE, IS_GRANTABLE "
-        "FROM information_schema.SCHEMA_PRIVILEGES",
+        "SELECT GRANTEE AS g, PRIVILEGE_TYPE AS p, IS_GRANTABLE AS o "
+        "FROM information_schema.USER_PRIVILEGES",
     ):
+        role = roles.get(_grantee(_s(row["g"])))
         privilege = _mysql_privilege(_s(row["p"]), _s(row["o"]))
-        if privilege:
-            grants[_grantee(_s(row["g"]))][_s(row["scope"]) or ""].add(privilege)
-    for name, by_scope in grants.items():
-        if name in roles:
-            roles[name]["grants"] = _sorted_grants(by_scope)
+        if role is not None and privilege:
+            role["grants"].setdefault("*.*", set()).add(privilege)
 
+
+def _account_membership(conn: Connection, caps: dict[str, set[str]], roles: dict[str, Obj]) -> None:
     if "mysql.roles_mapping" in caps:  # MariaDB
         membership = (
             "SELECT User AS u, Host AS h, Role AS r, '' AS rh, Admin_option AS a "
@@ -797,20 +921,19 @@ def _mysql_roles(conn: Connection, target: Target, caps: dict[str, set[str]]) ->
             "WITH_ADMIN_OPTION AS a FROM mysql.role_edges"
         )
     else:
-        membership = ""
-    if membership:
-        for row in _rows(conn, membership):
-            member = roles.get(_account(_s(row["u"]) or "", _s(row["h"])))
-            if member is not None:
-                role = _account(_s(row["r"]) or "", _s(row["rh"]))
-                member["member_of"][role] = {"admin_option": _s(row["a"]) == "Y"}
-    return {make_key("role", name): obj for name, obj in roles.items()}
+        return
+    for row in _rows(conn, membership):
+        member = roles.get(_account(_s(row["u"]) or "", _s(row["h"])))
+        if member is not None:
+            role = _account(_s(row["r"]) or "", _s(row["rh"]))
+            member["member_of"][role] = {"admin_option": _s(row["a"]) == "Y"}
 
 
 def _by_table_and_name(
-    rows: Iterable[RowMapping], name_column: str
-) -> Iterator[tuple[tuple[str, str, str], list[RowMapping]]]:
-    """Rows (one per key column, in order) grouped by (schema, table, key or index name)."""
+    rows: Iterable[RowMapping], name_column: str, tables: dict[Any, Obj]
+) -> Iterator[tuple[Obj, tuple[str, str, str], list[RowMapping]]]:
+    """Rows (one per key column, in order) grouped by (schema, table, key or index name),
+    with the table they belong to; rows of tables not collected are left out."""
     grouped: dict[tuple[str, str, str], list[RowMapping]] = defaultdict(list)
     for row in rows:
         key = (
@@ -819,4 +942,7 @@ def _by_table_and_name(
             _s(row[name_column]) or "",
         )
         grouped[key].append(row)
-    yield from grouped.items()
+    for key, parts in grouped.items():
+        table = tables.get(key[:2])
+        if table is not None:
+            yield table, key, parts

@@ -110,10 +110,10 @@ _LOCK_HINT = (
     "next cycle, or raise lock_timeout to wait longer"
 )
 _MYSQL_HINTS = {
-    1044: "grant driftd's user read access (SELECT, SHOW VIEW) on the databases it watches",
+    1044: "give driftd's user the grant in docs/security.md (Database accounts)",
     1045: "check the user name and the password (password_env / password_file)",
     1049: "check the database name in url",
-    1142: "grant driftd's user SELECT on mysql.* and SELECT, SHOW VIEW on the watched databases",
+    1142: "give driftd's user the grant in docs/security.md (Database accounts)",
     1205: _LOCK_HINT,
     1969: _TIMEOUT_HINT,
     2002: "check that the server is running and reachable from this host",

@@ -9,6 +9,7 @@ snapshot (it does not hold MySQL's full DDL): those need a person.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from driftd.revert.context import Ctx
@@ -30,6 +31,7 @@ from driftd.revert.postgres import (
     GRANT,
     Builder,
     KindRevert,
+    _privileges,
     needs,
     nothing,
     stmt,
@@ -51,14 +53,6 @@ def _scope(scope: str) -> str:
     if not sep or rest != "*":
         raise NeedsPerson(f"grant scope {scope!r}")
     return f"{my_ident(db)}.*"
-
-
-def _privileges(values: Any) -> dict[str, bool]:
-    out: dict[str, bool] = {}
-    for value in values or []:
-        name, grantable, _rest = str(value).partition(" WITH GRANT OPTION")
-        out[name] = bool(grantable) or out.get(name, False)
-    return out
 
 
 def privilege_statements(
@@ -83,21 +77,23 @@ def privilege_statements(
     return out
 
 
-def account_grants(ctx: Ctx) -> list[Statement]:
-    account = ctx.key.parts[0]
+def _grants(ctx: Ctx, target: Callable[[str], tuple[str, str]]) -> list[Statement]:
+    """``grants`` entries back to the baseline; ``target(entry)`` is (ON clause, account)."""
     out: list[Statement] = []
-    for scope in ctx.entries("grants"):
-        want, have = ctx.both("grants", scope)
-        out += privilege_statements(_scope(scope), account, want, have)
+    for entry in ctx.entries("grants"):
+        want, have = ctx.both("grants", entry)
+        out += privilege_statements(*target(entry), want, have)
     return out
+
+
+def account_grants(ctx: Ctx) -> list[Statement]:
+    """An account's ``{scope: [...]}``."""
+    return _grants(ctx, lambda scope: (_scope(scope), ctx.key.parts[0]))
 
 
 def table_grants(ctx: Ctx) -> list[Statement]:
-    out: list[Statement] = []
-    for account in ctx.entries("grants"):
-        want, have = ctx.both("grants", account)
-        out += privilege_statements(qualified(ctx), account, want, have)
-    return out
+    """A table's or view's ``{account: [...]}``."""
+    return _grants(ctx, lambda account: (qualified(ctx), account))
 
 
 def column_grants(ctx: Ctx) -> list[Statement]:
@@ -110,24 +106,40 @@ def column_grants(ctx: Ctx) -> list[Statement]:
     return out
 
 
+def role_name(role: str) -> str:
+    """A role as GRANT and SET DEFAULT ROLE take it: a MySQL 8 role is an account
+    (``r@%`` as ``'r'@'%'``, never one identifier), a MariaDB role a bare name."""
+    return my_account(role) if "@" in role else my_ident(role)
+
+
+def _membership(role: str, who: str, want: Any, have: Any) -> str | None:
+    """The statement that turns membership ``have`` into ``want`` (None: nothing to do)."""
+    r = role_name(role)
+    admin, had = bool((want or {}).get("admin_option")), bool((have or {}).get("admin_option"))
+    if want is None:
+        return f"REVOKE {r} FROM {who}"
+    if have is None or (admin and not had):
+        return f"GRANT {r} TO {who}" + (" WITH ADMIN OPTION" if admin else "")
+    if had and not admin:
+        return f"REVOKE ADMIN OPTION FOR {r} FROM {who}"
+    return None
+
+
 def member_of(ctx: Ctx) -> list[Statement]:
     who = my_account(ctx.key.parts[0])
     out = []
     for role in ctx.entries("member_of"):
-        want, have = ctx.both("member_of", role)
-        r = my_ident(role)
-        if want is None:
-            out.append(stmt(f"REVOKE {r} FROM {who}", GRANT))
-        elif have is None or (want.get("admin_option") and not have.get("admin_option")):
-            tail = " WITH ADMIN OPTION" if want.get("admin_option") else ""
-            out.append(stmt(f"GRANT {r} TO {who}{tail}", GRANT))
-        elif have.get("admin_option") and not want.get("admin_option"):
-            out.append(stmt(f"REVOKE ADMIN OPTION FOR {r} FROM {who}", GRANT))
+        sql = _membership(role, who, *ctx.both("member_of", role))
+        if sql:
+            out.append(stmt(sql, GRANT))
     return out
 
 
 def account_locked(ctx: Ctx) -> list[Statement]:
-    want, _have = ctx.both("account_locked")
+    want, have = ctx.both("account_locked")
+    if want is None or have is None:
+        # null: driftd's account may not read the lock (docs/security.md).
+        raise NeedsPerson("the lock is unknown on one side: set it with ALTER USER ... ACCOUNT")
     verb = "LOCK" if want else "UNLOCK"
     return [stmt(f"ALTER USER {my_account(ctx.key.parts[0])} ACCOUNT {verb}", ALTER_ROLE)]
 
@@ -142,7 +154,7 @@ def connection_limit(ctx: Ctx) -> list[Statement]:
 
 def default_role(ctx: Ctx) -> list[Statement]:
     want, _have = ctx.both("default_role")
-    role = "NONE" if want is None else my_ident(str(want))
+    role = "NONE" if want is None else role_name(str(want))
     return [stmt(f"SET DEFAULT ROLE {role} FOR {my_account(ctx.key.parts[0])}", ALTER_ROLE)]
 
 
@@ -181,6 +193,25 @@ ROLE = KindRevert(
     },
 )
 
+# A column default as the servers report it: MariaDB 10.2.7+ quotes literals and
+# writes expressions as they are; MySQL 8 writes a literal bare (``anon``) and an
+# expression without the parentheses DEFAULT needs around it.
+_DEFAULT_AS_IS = re.compile(
+    r"'.*'|[bx]'[0-9a-f]*'|[-+]?[0-9]+(\.[0-9]*)?(e[-+]?[0-9]+)?|\(.*\)"
+    r"|(current_timestamp|now|localtime|localtimestamp)(\([0-9]*\))?",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def default_sql(value: str) -> str:
+    """A snapshot's column default as the SQL after DEFAULT."""
+    if _DEFAULT_AS_IS.fullmatch(value):
+        return value
+    if re.fullmatch(r"[a-z_][a-z0-9_]*\(.*\)", value, re.IGNORECASE | re.DOTALL):
+        return f"({value})"  # a function call: MySQL 8 needs it parenthesised
+    return my_literal(value)
+
+
 _PLAIN_TYPE = re.compile(r"[a-z]+(\([0-9, ]+\))?( unsigned)?( zerofill)?")
 
 
@@ -192,57 +223,52 @@ def _column_sql(name: str, col: dict[str, Any]) -> str:
         sql += f" COLLATE {my_ident(col['collation'])}"
     sql += " NULL" if col.get("nullable", True) else " NOT NULL"
     if col.get("default") is not None:
-        sql += f" DEFAULT {col['default']}"
+        sql += f" DEFAULT {default_sql(str(col['default']))}"
+    if col.get("on_update"):
+        sql += f" ON UPDATE {col['on_update']}"
     if col.get("autoincrement"):
         sql += " AUTO_INCREMENT"
+    if col.get("invisible"):
+        sql += " INVISIBLE"
     if col.get("comment"):
         sql += f" COMMENT {my_literal(col['comment'])}"
     return sql
+
+
+def _column_change(name: str, want: Any, have: Any) -> tuple[str, int, tuple[str, ...]]:
+    """(ALTER TABLE clause, phase, hazards) that turns column ``have`` into ``want``."""
+    if want is None:
+        return f"DROP COLUMN {my_ident(name)}", DROP_COLUMN, ("deletes_data", LOCK)
+    if have is None:
+        add = f"ADD COLUMN {_column_sql(name, want)}"
+        return add, ALTER_COLUMN, (LOCK, "cannot_restore_data")
+    return f"MODIFY COLUMN {_column_sql(name, want)}", ALTER_COLUMN, (LOCK, "table_rewrite")
 
 
 def columns(ctx: Ctx) -> list[Statement]:
     table = qualified(ctx)
     out = []
     for name in ctx.entries("columns"):
-        want, have = ctx.both("columns", name)
-        if want is None:
-            out.append(
-                stmt(
-                    f"ALTER TABLE {table} DROP COLUMN {my_ident(name)}",
-                    DROP_COLUMN,
-                    "deletes_data",
-                    LOCK,
-                )
-            )
-        elif have is None:
-            out.append(
-                stmt(
-                    f"ALTER TABLE {table} ADD COLUMN {_column_sql(name, want)}",
-                    ALTER_COLUMN,
-                    LOCK,
-                    "cannot_restore_data",
-                )
-            )
-        else:
-            out.append(
-                stmt(
-                    f"ALTER TABLE {table} MODIFY COLUMN {_column_sql(name, want)}",
-                    ALTER_COLUMN,
-                    LOCK,
-                    "table_rewrite",
-                )
-            )
+        clause, phase, hazards = _column_change(name, *ctx.both("columns", name))
+        out.append(stmt(f"ALTER TABLE {table} {clause}", phase, *hazards))
     return out
+
+
+def _changed(ctx: Ctx, section: str) -> Iterator[tuple[str, Any, Any]]:
+    """(name, baseline, live) of each entry of ``section`` that differs."""
+    for name in ctx.entries(section):
+        want, have = ctx.both(section, name)
+        if want != have:
+            yield name, want, have
 
 
 def indexes(ctx: Ctx) -> list[Statement]:
     table = qualified(ctx)
     out = []
-    for name in ctx.entries("indexes"):
-        want, have = ctx.both("indexes", name)
-        if have is not None and want != have:
+    for name, want, have in _changed(ctx, "indexes"):
+        if have is not None:
             out.append(stmt(f"DROP INDEX {my_ident(name)} ON {table}", DROP_CONSTRAINT))
-        if want is not None and want != have:
+        if want is not None:
             out.append(stmt(str(want["definition"]), CREATE_INDEX, "index_build"))
     return out
 
@@ -250,12 +276,10 @@ def indexes(ctx: Ctx) -> list[Statement]:
 def triggers(ctx: Ctx) -> list[Statement]:
     schema = my_ident(ctx.key.parts[0])
     out = []
-    for name in ctx.entries("triggers"):
-        want, have = ctx.both("triggers", name)
-        if have is not None and want != have:
-            out.append(stmt(f"DROP TRIGGER {schema}.{my_ident(name)}", DROP_DEPENDANT))
-        if want is not None and want != have:
+    for name, want, _have in _changed(ctx, "triggers"):
+        if want is not None:
             raise NeedsPerson("a trigger is created again by hand (its definer and body)")
+        out.append(stmt(f"DROP TRIGGER {schema}.{my_ident(name)}", DROP_DEPENDANT))
     return out
 
 
@@ -278,13 +302,8 @@ def drop_routine(ctx: Ctx) -> list[Statement]:
 
 def database_collation(ctx: Ctx) -> list[Statement]:
     want, _have = ctx.both("collation")
-    return [
-        stmt(
-            f"ALTER DATABASE {qualified(ctx)} COLLATE {my_ident(str(want))}",
-            ALTER,
-            note="applies to tables created from now on, not to existing ones",
-        )
-    ]
+    sql = f"ALTER DATABASE {qualified(ctx)} COLLATE {my_ident(str(want))}"
+    return [stmt(sql, ALTER, note="applies to tables created from now on, not to existing ones")]
 
 
 LOST = "the snapshot does not hold MySQL's full DDL: recreate it from the migration or a backup"
