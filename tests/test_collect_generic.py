@@ -767,7 +767,8 @@ def test_mysql_wrong_password_is_not_echoed(mydb: MyDatabase) -> None:
 
 
 def test_mysql_needs_to_see_accounts(mydb: MyDatabase) -> None:
-    """Without SELECT on mysql.* other accounts' grants are invisible: refuse, say why."""
+    """Without a read grant on the grant tables other accounts' grants are invisible:
+    refuse, and point to the documented grant (docs/security.md)."""
     mydb.execute(
         "CREATE USER '{p}ro'@'%' IDENTIFIED BY 'Ro-Pass-1234'",
         "GRANT SELECT ON `{db}`.* TO '{p}ro'@'%'",
@@ -797,7 +798,8 @@ def test_collected_is_plain_json(sqlite_db: Path, shop: MyDatabase) -> None:
 
 
 def test_mysql_routines_events_sequences_least_privilege(mydb: MyDatabase) -> None:
-    """SELECT on the database and on mysql.* (the documented grant) shows routines,
+    """SELECT on the database and on mysql.* (broader than the documented grant of
+    docs/security.md, which tests/test_least_privilege.py proves) shows routines,
     events (information_schema.EVENTS would hide them) and sequences."""
     mydb.execute(
         "CREATE TABLE orders (id INT PRIMARY KEY, qty INT)",

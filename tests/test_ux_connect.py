@@ -57,7 +57,7 @@ def mysql_user(mysql_server: None) -> Iterator[tuple[str, str]]:  # noqa: F811
         cur.execute(f"CREATE DATABASE `{name}`")
         cur.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY 'right-pw'")
         cur.execute(f"GRANT SELECT ON `{name}`.* TO '{name}'@'%'")
-        cur.execute(f"GRANT SELECT ON mysql.* TO '{name}'@'%'")  # what driftd's hint asks for
+        cur.execute(f"GRANT SELECT ON mysql.* TO '{name}'@'%'")  # lets it read accounts
     try:
         yield name, name
     finally:
