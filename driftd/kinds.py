@@ -255,7 +255,8 @@ class Kind:
     - ``severity``: default severity hints, ``{"<change>" or "<change>:<path glob>":
       severity}`` (change is added, removed or modified; ``*`` for any).
     - ``pg_query``: PostgreSQL only: the SQL file (``sql/<pg_query>.sql`` of the
-      PostgreSQL collector) whose rows are objects of this kind. Its columns are
+      PostgreSQL collector; by default the kind's name) whose rows are objects of
+      this kind. Its columns are
       named after the key parts (and ``args``) and the fields; ``pg_transforms``
       maps a field to how its value is normalised (``grants``, ``config``,
       ``secret_options``, ``conninfo``, ``setting_value``, ``sorted``, or ``spread``: the column is
@@ -293,6 +294,10 @@ class Kind:
     pg_role_column: str | None = None
     args_name: str = "identity args"
 
+    def __post_init__(self) -> None:
+        if self.pg_query is None and "postgresql" in self.engines:
+            object.__setattr__(self, "pg_query", self.name)
+
     @property
     def key_format(self) -> str:
         name = ".".join(f"<{p}>" for p in self.parts)
@@ -302,6 +307,11 @@ class Kind:
 PG = frozenset({"postgresql"})
 ALL = frozenset(ENGINES)
 RELATIONAL = frozenset({"postgresql", "mysql", "sqlite", "sqlalchemy"})
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """A declaration's list of names, written as one line: ``"owner grants comment"``."""
+    return tuple(text.split())
 
 
 def _kinds(*kinds: Kind) -> dict[str, Kind]:
@@ -318,26 +328,15 @@ KINDS: dict[str, Kind] = _kinds(
         "database",
         ("name",),
         "The database driftd reads (SQLite: `main`; MySQL: each watched database).",
-        (
-            "owner",
-            "encoding",
-            "collation",
-            "ctype",
-            "grants",
-            "settings",
-            "role_settings",
-            "default_privileges",
-            "comment",
+        _words(
+            "owner encoding collation ctype grants settings role_settings "
+            "default_privileges comment"
         ),
         frozenset({"postgresql", "mysql", "sqlite"}),
-        pg_query="database",
         pg_builtin=True,
-        pg_statements=(
-            "CreatedbStmt",
-            "AlterDatabaseStmt",
-            "AlterDatabaseSetStmt",
-            "AlterDatabaseRefreshCollStmt",
-            "DropdbStmt",
+        pg_statements=_words(
+            "CreatedbStmt AlterDatabaseStmt AlterDatabaseSetStmt "
+            "AlterDatabaseRefreshCollStmt DropdbStmt"
         ),
         pg_objtypes=("OBJECT_DATABASE",),
     ),
@@ -345,11 +344,10 @@ KINDS: dict[str, Kind] = _kinds(
         "schema",
         ("name",),
         "A schema (namespace).",
-        ("owner", "comment", "grants", "default_privileges"),
+        _words("owner comment grants default_privileges"),
         PG,
-        pg_query="schema",
         pg_builtin=True,
-        pg_statements=("CreateSchemaStmt",),
+        pg_statements=_words("CreateSchemaStmt"),
         pg_objtypes=("OBJECT_SCHEMA",),
     ),
     Kind(
@@ -357,28 +355,10 @@ KINDS: dict[str, Kind] = _kinds(
         ("schema", "name"),
         "Ordinary, partitioned and foreign tables, with their columns, constraints, "
         "indexes, triggers, policies and grants.",
-        (
-            "owner",
-            "persistence",
-            "partitioning",
-            "partition_of",
-            "inherits",
-            "rls",
-            "comment",
-            "columns",
-            "constraints",
-            "indexes",
-            "triggers",
-            "policies",
-            "grants",
-            "column_grants",
-            "options",
-            "foreign_server",
-            "foreign_options",
-            "replica_identity",
-            "rules",
-            "access_method",
-            "tablespace",
+        _words(
+            "owner persistence partitioning partition_of inherits rls comment columns "
+            "constraints indexes triggers policies grants column_grants options "
+            "foreign_server foreign_options replica_identity rules access_method tablespace"
         ),
         RELATIONAL,
         # Planner and storage details: they change no data and no access.
@@ -391,18 +371,10 @@ KINDS: dict[str, Kind] = _kinds(
             "modified:tablespace": "low",
             "modified:indexes.*.tablespace": "low",
         },
-        pg_query="table",
         pg_builtin=True,
-        pg_statements=(
-            "CreateStmt",
-            "CreateTableAsStmt",
-            "AlterTableStmt",
-            "IndexStmt",
-            "CreateTrigStmt",
-            "CreatePolicyStmt",
-            "AlterPolicyStmt",
-            "RuleStmt",
-            "CreateForeignTableStmt",
+        pg_statements=_words(
+            "CreateStmt CreateTableAsStmt AlterTableStmt IndexStmt CreateTrigStmt "
+            "CreatePolicyStmt AlterPolicyStmt RuleStmt CreateForeignTableStmt"
         ),
         pg_objtypes=("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"),
     ),
@@ -410,38 +382,21 @@ KINDS: dict[str, Kind] = _kinds(
         "view",
         ("schema", "name"),
         "A view: its normalized definition.",
-        (
-            "definition",
-            "owner",
-            "grants",
-            "comment",
-            "options",
-            "column_comments",
-            "column_grants",
-            "triggers",
-            "rules",
+        _words(
+            "definition owner grants comment options column_comments column_grants triggers rules"
         ),
         RELATIONAL,
-        pg_query="view",
         pg_builtin=True,
-        pg_statements=("ViewStmt",),
+        pg_statements=_words("ViewStmt"),
         pg_objtypes=("OBJECT_VIEW",),
     ),
     Kind(
         "materialized_view",
         ("schema", "name"),
         "A materialized view: its definition and indexes (not its data).",
-        (
-            "definition",
-            "owner",
-            "grants",
-            "comment",
-            "options",
-            "column_comments",
-            "column_grants",
-            "indexes",
-            "access_method",
-            "tablespace",
+        _words(
+            "definition owner grants comment options column_comments column_grants indexes "
+            "access_method tablespace"
         ),
         PG,
         # Where and how its rows are stored, as for tables.
@@ -452,30 +407,17 @@ KINDS: dict[str, Kind] = _kinds(
         },
         pg_query="view",
         pg_builtin=True,
-        pg_statements=("CreateTableAsStmt",),
+        pg_statements=_words("CreateTableAsStmt"),
         pg_objtypes=("OBJECT_MATVIEW",),
     ),
     Kind(
         "sequence",
         ("schema", "name"),
         "A sequence's definition (never its current value).",
-        (
-            "data_type",
-            "start",
-            "increment",
-            "min",
-            "max",
-            "cache",
-            "cycle",
-            "owned_by",
-            "owner",
-            "grants",
-            "comment",
-        ),
+        _words("data_type start increment min max cache cycle owned_by owner grants comment"),
         frozenset({"postgresql", "mysql"}),
-        pg_query="sequence",
         pg_transforms={"grants": "grants"},
-        pg_statements=("CreateSeqStmt", "AlterSeqStmt"),
+        pg_statements=_words("CreateSeqStmt AlterSeqStmt"),
         pg_objtypes=("OBJECT_SEQUENCE",),
     ),
     Kind(
@@ -483,62 +425,30 @@ KINDS: dict[str, Kind] = _kinds(
         ("schema", "name"),
         "Functions, procedures, aggregates and window functions; overloads are separate "
         "(MySQL/MariaDB: stored procedures and functions, keyed by their parameters).",
-        (
-            "kind",
-            "returns",
-            "language",
-            "definition",
-            "volatility",
-            "strict",
-            "security_definer",
-            "leakproof",
-            "parallel",
-            "config",
-            "owner",
-            "grants",
-            "comment",
-            "deterministic",
-            "data_access",
-            "definer",
+        _words(
+            "kind returns language definition volatility strict security_definer leakproof "
+            "parallel config owner grants comment deterministic data_access definer"
         ),
         frozenset({"postgresql", "mysql"}),
         args=True,
         # SECURITY DEFINER is rated by the built-in security-definer rule.
-        pg_query="function",
         pg_transforms={"config": "config", "grants": "grants"},
-        pg_statements=("CreateFunctionStmt", "AlterFunctionStmt", "DefineStmt"),
+        pg_statements=_words("CreateFunctionStmt AlterFunctionStmt DefineStmt"),
         pg_objtypes=("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE", "OBJECT_AGGREGATE"),
     ),
     Kind(
         "type",
         ("schema", "name"),
         "Enum, domain, composite and range types.",
-        (
-            "kind",
-            "labels",
-            "base_type",
-            "not_null",
-            "default",
-            "collation",
-            "constraints",
-            "attributes",
-            "subtype",
-            "owner",
-            "grants",
-            "comment",
+        _words(
+            "kind labels base_type not_null default collation constraints attributes "
+            "subtype owner grants comment"
         ),
         PG,
-        pg_query="type",
         pg_transforms={"details": "spread", "grants": "grants"},
-        pg_statements=(
-            "CreateEnumStmt",
-            "CreateDomainStmt",
-            "CreateRangeStmt",
-            "CompositeTypeStmt",
-            "AlterEnumStmt",
-            "AlterDomainStmt",
-            "AlterTypeStmt",
-            "DefineStmt",
+        pg_statements=_words(
+            "CreateEnumStmt CreateDomainStmt CreateRangeStmt CompositeTypeStmt "
+            "AlterEnumStmt AlterDomainStmt AlterTypeStmt DefineStmt"
         ),
         pg_objtypes=("OBJECT_TYPE", "OBJECT_DOMAIN"),
     ),
@@ -546,46 +456,42 @@ KINDS: dict[str, Kind] = _kinds(
         "collation",
         ("schema", "name"),
         "A collation created in the database (`CREATE COLLATION`).",
-        ("provider", "locale", "ctype", "icu_rules", "deterministic", "owner", "comment"),
+        _words("provider locale ctype icu_rules deterministic owner comment"),
         PG,
-        pg_query="collation",
-        pg_statements=("DefineStmt", "AlterCollationStmt"),
+        pg_statements=_words("DefineStmt AlterCollationStmt"),
         pg_objtypes=("OBJECT_COLLATION",),
     ),
     Kind(
         "statistics",
         ("schema", "name"),
         "An extended statistics object (`CREATE STATISTICS`): its definition, not its data.",
-        ("definition", "target", "owner", "comment"),
+        _words("definition target owner comment"),
         PG,
         # Only the planner reads them, as it reads an index (index-added is low too).
         severity={"added": "low", "modified": "low"},
-        pg_query="statistics",
-        pg_statements=("CreateStatsStmt", "AlterStatsStmt"),
+        pg_statements=_words("CreateStatsStmt AlterStatsStmt"),
         pg_objtypes=("OBJECT_STATISTIC_EXT",),
     ),
     Kind(
         "access_method",
         ("name",),
         "A table or index access method created in the database (`CREATE ACCESS METHOD`).",
-        ("type", "handler", "comment"),
+        _words("type handler comment"),
         PG,
         # Its handler is C code that stores and reads every row of the tables using it.
         severity={"added": "high", "modified:handler": "high"},
-        pg_query="access_method",
-        pg_statements=("CreateAmStmt",),
+        pg_statements=_words("CreateAmStmt"),
         pg_objtypes=("OBJECT_ACCESS_METHOD",),
     ),
     Kind(
         "cast",
         (),
         "A cast created in the database (`CREATE CAST`), keyed by its source and target types.",
-        ("method", "function", "context", "comment"),
+        _words("method function context comment"),
         PG,
         args=True,
         args_name="source AS target",
-        pg_query="cast",
-        pg_statements=("CreateCastStmt",),
+        pg_statements=_words("CreateCastStmt"),
         pg_objtypes=("OBJECT_CAST",),
     ),
     Kind(
@@ -593,23 +499,11 @@ KINDS: dict[str, Kind] = _kinds(
         ("schema", "name"),
         "An operator (`CREATE OPERATOR`), keyed by its operand types (`NONE` for a prefix "
         "operator's left).",
-        (
-            "result",
-            "function",
-            "commutator",
-            "negator",
-            "restrict",
-            "join",
-            "hashes",
-            "merges",
-            "owner",
-            "comment",
-        ),
+        _words("result function commutator negator restrict join hashes merges owner comment"),
         PG,
         args=True,
         args_name="left, right",
-        pg_query="operator",
-        pg_statements=("DefineStmt", "AlterOperatorStmt"),
+        pg_statements=_words("DefineStmt AlterOperatorStmt"),
         pg_objtypes=("OBJECT_OPERATOR",),
     ),
     Kind(
@@ -617,12 +511,11 @@ KINDS: dict[str, Kind] = _kinds(
         ("schema", "name"),
         "An operator class (`CREATE OPERATOR CLASS`), keyed by its index access method; "
         "its operators and functions are on its family.",
-        ("type", "default", "family", "storage", "owner", "comment"),
+        _words("type default family storage owner comment"),
         PG,
         args=True,
         args_name="access method",
-        pg_query="operator_class",
-        pg_statements=("CreateOpClassStmt",),
+        pg_statements=_words("CreateOpClassStmt"),
         pg_objtypes=("OBJECT_OPCLASS",),
     ),
     Kind(
@@ -630,93 +523,73 @@ KINDS: dict[str, Kind] = _kinds(
         ("schema", "name"),
         "An operator family, keyed by its index access method: every operator and support "
         "function of its classes and those added by `ALTER OPERATOR FAMILY`.",
-        ("operators", "functions", "owner", "comment"),
+        _words("operators functions owner comment"),
         PG,
         args=True,
         args_name="access method",
-        pg_query="operator_family",
-        pg_statements=("CreateOpFamilyStmt", "AlterOpFamilyStmt"),
+        pg_statements=_words("CreateOpFamilyStmt AlterOpFamilyStmt"),
         pg_objtypes=("OBJECT_OPFAMILY",),
     ),
     Kind(
         "text_search_config",
         ("schema", "name"),
         "A text search configuration: its parser and which dictionaries each token type uses.",
-        ("parser", "mappings", "owner", "comment"),
+        _words("parser mappings owner comment"),
         PG,
-        pg_query="text_search_config",
-        pg_statements=("DefineStmt", "AlterTSConfigurationStmt"),
+        pg_statements=_words("DefineStmt AlterTSConfigurationStmt"),
         pg_objtypes=("OBJECT_TSCONFIGURATION",),
     ),
     Kind(
         "text_search_dictionary",
         ("schema", "name"),
         "A text search dictionary: its template and options.",
-        ("template", "options", "owner", "comment"),
+        _words("template options owner comment"),
         PG,
-        pg_query="text_search_dictionary",
-        pg_statements=("DefineStmt", "AlterTSDictionaryStmt"),
+        pg_statements=_words("DefineStmt AlterTSDictionaryStmt"),
         pg_objtypes=("OBJECT_TSDICTIONARY",),
     ),
     Kind(
         "event_trigger",
         ("name",),
         "An event trigger: a function run on DDL (`ddl_command_start`, `sql_drop`, ...).",
-        ("event", "function", "tags", "enabled", "owner", "comment"),
+        _words("event function tags enabled owner comment"),
         PG,
         # It runs (usually as a superuser's function) on every matching DDL of every role.
         severity={"added": "high", "modified:function": "high", "modified:enabled": "high"},
-        pg_query="event_trigger",
         pg_transforms={"tags": "sorted"},
-        pg_statements=("CreateEventTrigStmt", "AlterEventTrigStmt"),
+        pg_statements=_words("CreateEventTrigStmt AlterEventTrigStmt"),
         pg_objtypes=("OBJECT_EVENT_TRIGGER",),
     ),
     Kind(
         "extension",
         ("name",),
         "An installed extension (its own objects are left out).",
-        ("version", "schema"),
+        _words("version schema"),
         PG,
-        pg_query="extension",
-        pg_statements=("CreateExtensionStmt", "AlterExtensionStmt", "AlterExtensionContentsStmt"),
+        pg_statements=_words("CreateExtensionStmt AlterExtensionStmt AlterExtensionContentsStmt"),
         pg_objtypes=("OBJECT_EXTENSION",),
     ),
     Kind(
         "event",
         ("schema", "name"),
         "A MySQL/MariaDB scheduled event: its schedule, status, body and definer.",
-        ("definition", "schedule", "ends", "status", "on_completion", "definer", "comment"),
+        _words("definition schedule ends status on_completion definer comment"),
         frozenset({"mysql"}),
     ),
     Kind(
         "role",
         ("name",),
         "A role (MySQL/MariaDB: an account `user@host` or a role); never a password.",
-        (
-            "superuser",
-            "createdb",
-            "createrole",
-            "login",
-            "replication",
-            "bypassrls",
-            "inherit",
-            "connection_limit",
-            "valid_until",
-            "config",
-            "member_of",
-            "comment",
+        _words(
+            "superuser createdb createrole login replication bypassrls inherit "
+            "connection_limit valid_until config member_of comment"
         ),
         frozenset({"postgresql", "mysql"}),
-        pg_query="role",
         pg_transforms={"config": "config"},
         pg_role_column="name",
         cluster_wide=True,
-        pg_statements=(
-            "CreateRoleStmt",
-            "AlterRoleStmt",
-            "AlterRoleSetStmt",
-            "DropRoleStmt",
-            "GrantRoleStmt",
+        pg_statements=_words(
+            "CreateRoleStmt AlterRoleStmt AlterRoleSetStmt DropRoleStmt GrantRoleStmt"
         ),
         pg_objtypes=("OBJECT_ROLE",),
     ),
@@ -724,40 +597,30 @@ KINDS: dict[str, Kind] = _kinds(
         "setting",
         ("name",),
         "A server parameter set on purpose (configuration file, command line, environment).",
-        ("value", "source"),
+        _words("value source"),
         PG,
-        pg_query="setting",
         pg_transforms={"value": "setting_value"},
         cluster_wide=True,
-        pg_statements=("AlterSystemStmt",),
+        pg_statements=_words("AlterSystemStmt"),
         pg_objtypes=("OBJECT_PARAMETER_ACL",),
     ),
     Kind(
         "tablespace",
         ("name",),
         "A tablespace (cluster-wide; those owned by a wanted role), not `pg_default`/`pg_global`.",
-        ("location", "owner", "options", "grants", "comment"),
+        _words("location owner options grants comment"),
         PG,
-        pg_query="tablespace",
         pg_transforms={"options": "config", "grants": "grants"},
         pg_role_column="owner",
         cluster_wide=True,
-        pg_statements=("CreateTableSpaceStmt", "DropTableSpaceStmt", "AlterTableSpaceOptionsStmt"),
+        pg_statements=_words("CreateTableSpaceStmt DropTableSpaceStmt AlterTableSpaceOptionsStmt"),
         pg_objtypes=("OBJECT_TABLESPACE",),
     ),
     Kind(
         "publication",
         ("name",),
         "A logical replication publication: what leaves the database.",
-        (
-            "owner",
-            "all_tables",
-            "publish",
-            "publish_via_partition_root",
-            "tables",
-            "schemas",
-            "comment",
-        ),
+        _words("owner all_tables publish publish_via_partition_root tables schemas comment"),
         PG,
         severity={
             "added": "high",
@@ -765,72 +628,58 @@ KINDS: dict[str, Kind] = _kinds(
             "modified:tables": "high",
             "modified:schemas": "high",
         },
-        pg_query="publication",
         pg_transforms={"tables": "sorted", "schemas": "sorted"},
         pg_min_version=150000,
-        pg_statements=("CreatePublicationStmt", "AlterPublicationStmt"),
+        pg_statements=_words("CreatePublicationStmt AlterPublicationStmt"),
         pg_objtypes=("OBJECT_PUBLICATION",),
     ),
     Kind(
         "subscription",
         ("name",),
         "A logical replication subscription (its conninfo with the password masked).",
-        (
-            "owner",
-            "enabled",
-            "conninfo",
-            "slot_name",
-            "publications",
-            "synchronous_commit",
-            "binary",
-            "streaming",
-            "two_phase",
-            "disable_on_error",
-            "comment",
+        _words(
+            "owner enabled conninfo slot_name publications synchronous_commit binary "
+            "streaming two_phase disable_on_error comment"
         ),
         PG,
         severity={"added": "high", "modified:conninfo": "high"},
-        pg_query="subscription",
         pg_transforms={"conninfo": "conninfo", "publications": "sorted"},
         pg_min_version=150000,
-        pg_statements=("CreateSubscriptionStmt", "AlterSubscriptionStmt", "DropSubscriptionStmt"),
+        pg_statements=_words("CreateSubscriptionStmt AlterSubscriptionStmt DropSubscriptionStmt"),
         pg_objtypes=("OBJECT_SUBSCRIPTION",),
     ),
     Kind(
         "foreign_data_wrapper",
         ("name",),
         "A foreign data wrapper not created by an extension: handler, validator, options.",
-        ("handler", "validator", "options", "owner", "grants", "comment"),
+        _words("handler validator options owner grants comment"),
         PG,
         # Its handler is C code that reads and writes outside the database.
         severity={"added": "high", "modified:handler": "high", "modified:validator": "high"},
-        pg_query="foreign_data_wrapper",
         pg_transforms={"options": "secret_options", "grants": "grants"},
-        pg_statements=("CreateFdwStmt", "AlterFdwStmt"),
+        pg_statements=_words("CreateFdwStmt AlterFdwStmt"),
         pg_objtypes=("OBJECT_FDW",),
     ),
     Kind(
         "foreign_server",
         ("name",),
         "A foreign server (SQL/MED): wrapper, type, version, options (secrets masked).",
-        ("wrapper", "type", "version", "options", "owner", "grants", "comment"),
+        _words("wrapper type version options owner grants comment"),
         PG,
         severity={"added": "high", "modified:options": "high"},
-        pg_query="foreign_server",
         pg_transforms={"options": "secret_options", "grants": "grants"},
-        pg_statements=("CreateForeignServerStmt", "AlterForeignServerStmt"),
+        pg_statements=_words("CreateForeignServerStmt AlterForeignServerStmt"),
         pg_objtypes=("OBJECT_FOREIGN_SERVER",),
     ),
     Kind(
         "user_mapping",
         ("server", "user"),
         "A user mapping for a foreign server (`PUBLIC` for all users); options masked.",
-        ("options",),
+        _words("options"),
         PG,
         severity={"added": "high", "modified": "high"},
-        pg_query="user_mapping",
         pg_transforms={"options": "secret_options"},
-        pg_statements=("CreateUserMappingStmt", "AlterUserMappingStmt", "DropUserMappingStmt"),
+        pg_statements=_words("CreateUserMappingStmt AlterUserMappingStmt DropUserMappingStmt"),
         pg_objtypes=("OBJECT_USER_MAPPING",),
     ),
 )

@@ -261,14 +261,7 @@ class AlertmanagerSink(HttpSink[AlertmanagerSettings]):
                 "change": text.values(item),
                 "explain": text.explain(item),
             }
-            if event.kind in ("opened", "renotify", "updated"):
-                annotations["undo"] = text.undo(item, event.environment)
-            entry = text.best(item)
-            if entry:
-                annotations["who"] = text.who(entry)
-                sql = text.statement(entry, limit=2000)
-                if sql:
-                    annotations["statement"] = sql
+            annotations.update(text.evidence_fields(event, item, limit=2000))
             # An item that went away: by this event, or (a re-sent resolved alert in a
             # reminder) before it, as its ``closed_at`` says.
             closed = item.get("closed_at")

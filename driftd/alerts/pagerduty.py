@@ -229,15 +229,7 @@ def details(event: AlertEvent, item: dict[str, Any]) -> dict[str, Any]:
         "drift_id": item["id"],
         "explain": text.explain(item),
     }
-    if event.kind in ("opened", "renotify", "updated"):
-        out["undo"] = text.undo(item, event.environment)
-    entry = text.best(item)
-    if entry:
-        out["who"] = text.who(entry)
-        sql = text.statement(entry, limit=MAX_DETAIL_VALUE)
-        if sql:
-            out["statement"] = sql
-    return out
+    return {**out, **text.evidence_fields(event, item, limit=MAX_DETAIL_VALUE)}
 
 
 def bounded(value: Any) -> Any:

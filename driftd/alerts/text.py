@@ -143,6 +143,22 @@ def undo(item: dict[str, Any], environment: str) -> str:
     return f"To undo: run `{revert_command(item, environment)}`"
 
 
+def evidence_fields(event: AlertEvent, item: dict[str, Any], limit: int) -> dict[str, str]:
+    """``undo`` (while the item is open), ``who`` and ``statement`` (of the best
+    attribution, the statement cut to ``limit``): the fields sinks with a key-value
+    payload add to an item, each only when there is one."""
+    out: dict[str, str] = {}
+    if event.kind in ("opened", "renotify", "updated"):
+        out["undo"] = undo(item, event.environment)
+    entry = best(item)
+    if entry:
+        out["who"] = who(entry)
+        sql = statement(entry, limit=limit)
+        if sql:
+            out["statement"] = sql
+    return out
+
+
 def item_line(item: dict[str, Any]) -> str:
     """One plain-text line per item: severity, what, values, who."""
     line = f"[{item['severity']}] {what(item)}: {values(item)}"

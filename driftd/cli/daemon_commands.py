@@ -340,28 +340,16 @@ def explain(state: State, drift_id: str, fmt: str) -> None:
 
 def _recorded_drift(state: State, drift_id: str) -> dict[str, Any]:
     from driftd.store import repo
+    from driftd.store.evidence import drift_fields
 
     with _store(state) as store:
         row, events = repo.get_drift(store, drift_id)
     return {
-        "id": row.id,
-        "environment": row.environment,
-        "object": row.object,
-        "kind": row.kind,
-        "change": row.change,
-        "path": row.path,
-        "before": row.before,
-        "after": row.after,
-        "severity": row.severity,
-        "rules": row.rules,
-        "attribution": row.attribution,
-        "state": row.state,
-        "first_seen_at": _iso(row.first_seen_at),
-        "last_seen_at": _iso(row.last_seen_at),
-        "closed_at": _iso(row.closed_at),
-        "acknowledged_by": row.acknowledged_by,
-        "acknowledged_at": _iso(row.acknowledged_at),
-        "note": row.note,
+        **drift_fields(
+            row,
+            "id environment object kind change path before after severity rules attribution "
+            "state first_seen_at last_seen_at closed_at acknowledged_by acknowledged_at note",
+        ),
         "events": [
             {
                 "at": _iso(e.at),
@@ -441,6 +429,7 @@ def _with_acceptance(state: State, env: str, entries: list[dict[str, Any]]) -> N
 
 def _explain_lines(data: dict[str, Any]) -> list[str]:
     from driftd.report import attribution_lines
+    from driftd.report.evidence import by_whom
 
     out = [
         f"drift {data['id']} in {data['environment']}: {data['state']}",
@@ -471,13 +460,7 @@ def _explain_lines(data: dict[str, Any]) -> list[str]:
         out += [f"  {line}" for line in attribution_lines(a)]
     if data["events"]:
         out += ["", "history:"]
-    for e in data["events"]:
-        line = f"  {e['at']} {e['event']}"
-        if e["actor"]:
-            line += f" by {e['actor']}"
-        if e["note"]:
-            line += f": {e['note']}"
-        out.append(line)
+    out += [f"  {e['at']} {e['event']}{by_whom(e)}" for e in data["events"]]
     return out
 
 

@@ -10,14 +10,12 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect
-from sqlalchemy.engine import URL, Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.sql.sqltypes import NullType
 
 from driftd.collect import Collected, Target
-from driftd.collect.ddl_tokens import (
-    normalize_sql,
-)
+from driftd.collect.ddl_tokens import normalize_sql
 from driftd.collect.sa_common import (
     Obj,
     _constraint,
@@ -34,10 +32,7 @@ from driftd.kinds import make_key
 
 def collect(target: Target) -> Collected:
     """Read ``target`` into snapshot objects."""
-    return _collect_inspected(target, _parse_url(target))
 
-
-def _collect_inspected(target: Target, url: URL) -> Collected:
     def read(conn: Connection) -> Collected:
         with conn.begin() as trans:
             try:
@@ -57,7 +52,7 @@ def _collect_inspected(target: Target, url: URL) -> Collected:
         }
         return Collected(engine=engine, objects=objects)
 
-    return _run(target, url, read)
+    return _run(target, _parse_url(target), read)
 
 
 def _multi(call: Callable[..., dict[Any, Any]], schema: str) -> dict[Any, Any]:

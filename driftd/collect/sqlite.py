@@ -51,11 +51,6 @@ from driftd.kinds import make_key
 # -- SQLite -----------------------------------------------------------------------------------
 
 
-def collect(target: Target) -> Collected:
-    """Read ``target`` into snapshot objects."""
-    return _collect_sqlite(target, _parse_url(target))
-
-
 def _sqlite_path(target: Target, url: URL) -> str:
     path = url.database or ""
     if path.startswith("file:") and str(url.query.get("uri", "")).lower() in ("true", "1"):
@@ -72,8 +67,9 @@ def _sqlite_path(target: Target, url: URL) -> str:
     return path
 
 
-def _collect_sqlite(target: Target, url: URL) -> Collected:
-    path = _sqlite_path(target, url)
+def collect(target: Target) -> Collected:
+    """Read ``target`` into snapshot objects (the file opened read-only)."""
+    path = _sqlite_path(target, _parse_url(target))
     hint = (
         "check url in the environment's configuration (a relative path is resolved "
         "against the configuration file's directory)"

@@ -104,19 +104,20 @@ def _html_items(items: list[dict[str, Any]]) -> str:
     return head + "".join(rows) + "</tbody></table>"
 
 
+def by_whom(event: dict[str, Any]) -> str:
+    """`` by <actor>: <note>`` of a drift event, as much of it as it has."""
+    return (f" by {event['actor']}" if event["actor"] else "") + (
+        f": {event['note']}" if event["note"] else ""
+    )
+
+
 def _html_life(item: dict[str, Any]) -> str:
     from html import escape
 
     lines = [f"first seen {item['first_seen_at']}"]
     for e in item["events"]:
-        if e["event"] == "opened":
-            continue
-        line = f"{e['event']} {e['at']}"
-        if e["actor"]:
-            line += f" by {e['actor']}"
-        if e["note"]:
-            line += f": {e['note']}"
-        lines.append(line)
+        if e["event"] != "opened":
+            lines.append(f"{e['event']} {e['at']}{by_whom(e)}")
     if item["accepted_by"]:
         why = f" ({item['accepted_reason']})" if item["accepted_reason"] else ""
         lines.append(f"accepted into the baseline by {item['accepted_by']}{why}")

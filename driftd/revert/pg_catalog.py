@@ -8,6 +8,7 @@ from typing import Any
 
 from driftd.revert.context import Ctx
 from driftd.revert.model import NeedsPerson, Statement
+from driftd.revert.pg_objects import masked, options_sql
 from driftd.revert.postgres import (
     ALTER,
     COMMON,
@@ -18,7 +19,6 @@ from driftd.revert.postgres import (
     DROP_SERVER,
     DROP_TYPE,
     DROP_WRAPPER,
-    MASKED,
     Builder,
     KindRevert,
     comment,
@@ -264,12 +264,9 @@ TABLESPACE = KindRevert(
 
 def _options(values: Any) -> str:
     opts = values or {}
-    if MASKED in opts.values():
+    if masked(opts):
         raise NeedsPerson("its options hold a masked secret: driftd never puts one in a script")
-    for key in opts:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise NeedsPerson(f"option name {key!r}")
-    return ", ".join(f"{k} {pg_literal(str(v))}" for k, v in sorted(opts.items()))
+    return options_sql(opts)
 
 
 def create_wrapper(ctx: Ctx) -> list[Statement]:

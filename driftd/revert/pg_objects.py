@@ -4,9 +4,11 @@ roles, settings, extensions, replication and foreign data, event triggers."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from driftd.revert.context import Ctx, get
+from driftd.revert.membership import member_of_statements
 from driftd.revert.model import NeedsPerson, Statement
 from driftd.revert.postgres import (
     ALTER,
@@ -28,7 +30,6 @@ from driftd.revert.postgres import (
     DROP_SCHEMA,
     DROP_SERVER,
     DROP_TYPE,
-    GRANT,
     MASKED,
     RELOAD,
     Builder,
@@ -372,19 +373,7 @@ def role_attribute(ctx: Ctx) -> list[Statement]:
 
 
 def member_of(ctx: Ctx) -> list[Statement]:
-    role = name_of(ctx)
-    out = []
-    for group in ctx.entries("member_of"):
-        want, have = ctx.both("member_of", group)
-        g = pg_ident(group)
-        if want is None:
-            out.append(stmt(f"REVOKE {g} FROM {role}", GRANT))
-        elif have is None or (want.get("admin_option") and not have.get("admin_option")):
-            tail = " WITH ADMIN OPTION" if want.get("admin_option") else ""
-            out.append(stmt(f"GRANT {g} TO {role}{tail}", GRANT))
-        elif have.get("admin_option") and not want.get("admin_option"):
-            out.append(stmt(f"REVOKE ADMIN OPTION FOR {g} FROM {role}", GRANT))
-    return out
+    return member_of_statements(ctx, name_of(ctx), pg_ident)
 
 
 def role_config(ctx: Ctx) -> list[Statement]:
@@ -451,34 +440,29 @@ def _plain_refs(values: Any, what: str) -> list[str]:
     return [ref(v, what) for v in values or []]
 
 
-def publication_tables(ctx: Ctx) -> list[Statement]:
-    want, have = ctx.both("tables")
+def _publication_list(
+    ctx: Ctx, section: str, clause: str, quote: Callable[[str], str]
+) -> list[Statement]:
+    """DROP what the publication lists beyond the baseline, ADD what it lacks."""
+    want, have = ctx.both(section)
     want, have = list(want or []), list(have or [])
     out = []
     for verb, names in (
-        ("DROP", [t for t in have if t not in want]),
-        ("ADD", [t for t in want if t not in have]),
+        ("DROP", [n for n in have if n not in want]),
+        ("ADD", [n for n in want if n not in have]),
     ):
         if names:
-            listed = ", ".join(_plain_refs(names, "table"))
-            out.append(stmt(f"ALTER PUBLICATION {name_of(ctx)} {verb} TABLE {listed}", ALTER))
+            listed = ", ".join(quote(n) for n in names)
+            out.append(stmt(f"ALTER PUBLICATION {name_of(ctx)} {verb} {clause} {listed}", ALTER))
     return out
+
+
+def publication_tables(ctx: Ctx) -> list[Statement]:
+    return _publication_list(ctx, "tables", "TABLE", lambda t: ref(t, "table"))
 
 
 def publication_schemas(ctx: Ctx) -> list[Statement]:
-    want, have = ctx.both("schemas")
-    want, have = list(want or []), list(have or [])
-    out = []
-    for verb, names in (
-        ("DROP", [s for s in have if s not in want]),
-        ("ADD", [s for s in want if s not in have]),
-    ):
-        if names:
-            listed = ", ".join(pg_ident(s) for s in names)
-            out.append(
-                stmt(f"ALTER PUBLICATION {name_of(ctx)} {verb} TABLES IN SCHEMA {listed}", ALTER)
-            )
-    return out
+    return _publication_list(ctx, "schemas", "TABLES IN SCHEMA", pg_ident)
 
 
 def _publish_options(base: dict[str, Any]) -> str:
@@ -541,11 +525,13 @@ SUBSCRIPTION = KindRevert(
 )
 
 
-def _masked(options: Any) -> bool:
+def masked(options: Any) -> bool:
+    """Whether an option list holds a masked secret (never put in a script)."""
     return isinstance(options, dict) and MASKED in options.values()
 
 
-def _options_sql(options: dict[str, Any]) -> str:
+def options_sql(options: dict[str, Any]) -> str:
+    """``key 'value', ...`` of an OPTIONS (...) clause (NeedsPerson for an odd name)."""
     for key in options:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise NeedsPerson(f"option name {key!r}")
@@ -554,7 +540,7 @@ def _options_sql(options: dict[str, Any]) -> str:
 
 def create_server(ctx: Ctx) -> list[Statement]:
     base = ctx.base or {}
-    if _masked(base.get("options")):
+    if masked(base.get("options")):
         raise NeedsPerson("its options hold a masked secret: driftd never puts one in a script")
     sql = f"CREATE SERVER {name_of(ctx)}"
     if base.get("type"):
@@ -563,7 +549,7 @@ def create_server(ctx: Ctx) -> list[Statement]:
         sql += f" VERSION {pg_literal(base['version'])}"
     sql += f" FOREIGN DATA WRAPPER {pg_ident(base['wrapper'])}"
     if base.get("options"):
-        sql += f" OPTIONS ({_options_sql(base['options'])})"
+        sql += f" OPTIONS ({options_sql(base['options'])})"
     return [stmt(sql, CREATE_SERVER), *finish(ctx, {}, COMMON)]
 
 
@@ -587,9 +573,9 @@ def drop_user_mapping(ctx: Ctx) -> list[Statement]:
 def create_user_mapping(ctx: Ctx) -> list[Statement]:
     server, user = ctx.key.parts
     opts = get(ctx.base, "options")
-    if opts is None or _masked(opts):
+    if opts is None or masked(opts):
         raise NeedsPerson("a user mapping's options hold a masked password: a person sets it")
-    tail = f" OPTIONS ({_options_sql(opts)})" if opts else ""
+    tail = f" OPTIONS ({options_sql(opts)})" if opts else ""
     return [
         stmt(
             f"CREATE USER MAPPING FOR {pg_role(user)} SERVER {pg_ident(server)}{tail}",

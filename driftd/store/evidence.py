@@ -100,6 +100,16 @@ def _alerts_by_item(deliveries: Iterable[Any], ids: set[str]) -> dict[str, list[
     return out
 
 
+def drift_fields(row: Drift, names: str) -> dict[str, Any]:
+    """The columns ``names`` (space-separated, in this order) of a drift row as JSON
+    values: times as ISO 8601 UTC, None when unset."""
+    out = {}
+    for name in names.split():
+        value = getattr(row, name)
+        out[name] = iso(value) if isinstance(value, datetime) else value
+    return out
+
+
 def _item(
     row: Drift,
     events: list[dict[str, Any]],
@@ -112,21 +122,11 @@ def _item(
     review = best.get("review") if isinstance(best.get("review"), dict) else None
     statement = best.get("statement")
     return {
-        "id": row.id,
-        "environment": row.environment,
-        "object": row.object,
-        "kind": row.kind,
-        "change": row.change,
-        "path": row.path,
-        "severity": row.severity,
-        "rules": row.rules,
-        "state": row.state,
-        "first_seen_at": iso(row.first_seen_at),
-        "last_seen_at": iso(row.last_seen_at),
-        "closed_at": iso(row.closed_at) if row.closed_at else None,
-        "acknowledged_at": iso(row.acknowledged_at) if row.acknowledged_at else None,
-        "acknowledged_by": row.acknowledged_by,
-        "note": row.note,
+        **drift_fields(
+            row,
+            "id environment object kind change path severity rules state first_seen_at "
+            "last_seen_at closed_at acknowledged_at acknowledged_by note",
+        ),
         "author": best.get("actor") or best.get("db_user"),
         "author_source": best.get("source"),
         "session": best.get("session"),

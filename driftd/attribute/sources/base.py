@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftd.attribute.sources import tail
 from driftd.attribute.sources.events import AuditEvent
 from driftd.attribute.sources.state import AuditState
 from driftd.config.durations import Seconds
@@ -111,6 +113,28 @@ class Source(ABC):
     def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
         """Read new audit records covering ``[since, until]`` into ``state``; never raise
         for expected failures (unreachable source, bad records): report them instead."""
+
+    def poll_lines(
+        self,
+        state: AuditState,
+        path: str,
+        max_read_bytes: int,
+        parse: Callable[[bytes, str, PollResult, str], AuditEvent | None],
+    ) -> PollResult:
+        """Poll a file of one record a line: what is new since the cursor, each line
+        through ``parse`` (raw bytes, key, result, where), the cursor moved past it."""
+        result = PollResult()
+        where_to = str(self.config.resolve_path(path))
+        read = tail.read_new(where_to, state.cursor(self.name), max_read_bytes, tail.lines_splitter)
+        result.took(read, max_read_bytes)
+        events: list[AuditEvent] = []
+        for raw, key, where in read.lines():
+            event = parse(raw, key, result, where)
+            if event is not None:
+                events.append(event)
+        self.add(state, events, result)
+        state.save_cursor(self.name, read.cursor)
+        return result
 
     def add(self, state: AuditState, events: list[AuditEvent], result: PollResult) -> None:
         """Keep what a poll read (every source's poll that gets this far ends here)."""

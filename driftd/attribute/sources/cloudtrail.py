@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from driftd.attribute.sources.base import PollResult, Source, SourceConfig
-from driftd.attribute.sources.cloudwatch import aws_session, resume_at
+from driftd.attribute.sources.base import PollResult
+from driftd.attribute.sources.cloudwatch import AwsConfig, AwsSource, aws_session
 from driftd.attribute.sources.events import AuditEvent
 from driftd.attribute.sources.state import AuditState
 from driftd.attribute.sqlrefs import Ref, Statement
@@ -45,11 +45,8 @@ _RESOURCE_KEYS = (
 )
 
 
-class CloudtrailConfig(SourceConfig):
+class CloudtrailConfig(AwsConfig):
     type: Literal["cloudtrail"]
-    region: str | None = None
-    profile: str | None = None
-    endpoint_url: str | None = None
     event_names: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
     # Parameter groups, instances and clusters of this environment; empty: all of them.
     resources: list[str] = Field(default_factory=list)
@@ -59,20 +56,21 @@ class CloudtrailConfig(SourceConfig):
     window_slack: Seconds = 900.0
 
 
-class CloudtrailSource(Source):
+class CloudtrailSource(AwsSource):
     config_model = CloudtrailConfig
     settings: CloudtrailConfig
 
-    def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
+    def read_to(self, cursor: dict[str, Any]) -> datetime | None:
+        last = cursor.get("last")
+        return datetime.fromisoformat(last) if last else None
+
+    def read(
+        self, start: datetime, until: datetime, cursor: dict[str, Any], state: AuditState
+    ) -> PollResult:
         from botocore.exceptions import BotoCoreError, ClientError
 
         cfg = self.settings
         result = PollResult()
-        cursor = state.cursor(self.name) or {}
-        last = cursor.get("last")
-        start = resume_at(since, datetime.fromisoformat(last) if last else None, cfg.overlap)
-        if start >= until:
-            return result
         events: list[AuditEvent] = []
         newest = cursor.get("last")
         params: dict[str, Any] = {

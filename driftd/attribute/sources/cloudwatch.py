@@ -13,6 +13,7 @@ role); none live in the config.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -34,20 +35,25 @@ from driftd.attribute.sources.state import AuditState
 from driftd.config.durations import Seconds
 
 
-class CloudwatchConfig(SourceConfig):
+class AwsConfig(SourceConfig):
+    """The keys of every AWS source (credentials come from boto3's chain, never here)."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    overlap: Seconds = 300.0
+
+
+class CloudwatchConfig(AwsConfig):
     type: Literal["cloudwatch"]
     log_group: str | None = None
     instance: str | None = None  # RDS instance id: /aws/rds/instance/<id>/postgresql
     cluster: str | None = None  # Aurora cluster id: /aws/rds/cluster/<id>/postgresql
     log_stream_prefix: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    endpoint_url: str | None = None
     parse: Literal["auto", "pgaudit", "pglog"] = "auto"
     log_line_prefix: str = RDS_PREFIX
     timezone: str = "UTC"
     filter_pattern: str | None = None
-    overlap: Seconds = 300.0
     max_events: int = Field(default=100_000, ge=1)
 
     @model_validator(mode="after")
@@ -91,21 +97,43 @@ def aws_session(profile: str | None, region: str | None) -> Any:
     return boto3.session.Session(profile_name=profile, region_name=region)
 
 
-class CloudwatchSource(Source):
+class AwsSource(Source):
+    """A source read through an AWS API, from ``overlap`` before what its cursor says
+    was read last (:func:`resume_at`) to the window's end."""
+
+    settings: AwsConfig
+
+    @abstractmethod
+    def read_to(self, cursor: dict[str, Any]) -> datetime | None:
+        """How far the cursor says the source was read (None: never)."""
+
+    @abstractmethod
+    def read(
+        self, start: datetime, until: datetime, cursor: dict[str, Any], state: AuditState
+    ) -> PollResult:
+        """Read ``[start, until]`` into ``state`` and move the cursor."""
+
+    def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
+        cursor = state.cursor(self.name) or {}
+        start = resume_at(since, self.read_to(cursor), self.settings.overlap)
+        return self.read(start, until, cursor, state) if start < until else PollResult()
+
+
+class CloudwatchSource(AwsSource):
     config_model = CloudwatchConfig
     settings: CloudwatchConfig
 
-    def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
+    def read_to(self, cursor: dict[str, Any]) -> datetime | None:
+        last = cursor.get("last_ms")
+        return datetime.fromtimestamp(last / 1000, UTC) if last else None
+
+    def read(
+        self, start: datetime, until: datetime, cursor: dict[str, Any], state: AuditState
+    ) -> PollResult:
         from botocore.exceptions import BotoCoreError, ClientError
 
         cfg = self.settings
         result = PollResult()
-        cursor = state.cursor(self.name) or {}
-        last = cursor.get("last_ms")
-        read_to = datetime.fromtimestamp(last / 1000, UTC) if last else None
-        start = resume_at(since, read_to, cfg.overlap)
-        if start >= until:
-            return result
         parser = LineParser("stderr", cfg.log_line_prefix, zone(cfg.timezone))
         builder = EventBuilder(_extract(cfg.parse), result)
         last_ms = int(cursor.get("last_ms") or 0)

@@ -13,6 +13,9 @@ from typing import Any
 
 from driftd.attribute.sqlrefs import Statement, analyze
 
+# The optional text fields of an event, written to JSON only when set.
+_OPTIONAL_TEXT = ("db_user", "actor", "identity_type", "session", "database", "connection")
+
 
 @dataclass
 class AuditEvent:
@@ -36,7 +39,7 @@ class AuditEvent:
             "at": self.at.isoformat(),
             "statements": [s.to_json() for s in self.statements],
         }
-        for name in ("db_user", "actor", "identity_type", "session", "database", "connection"):
+        for name in _OPTIONAL_TEXT:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -57,16 +60,11 @@ class AuditEvent:
             key=str(data["key"]),
             at=parse_time(data["at"]),
             statements=[Statement.from_json(s) for s in data.get("statements", ())],
-            db_user=data.get("db_user"),
-            actor=data.get("actor"),
-            identity_type=data.get("identity_type"),
-            session=data.get("session"),
-            database=data.get("database"),
-            connection=data.get("connection"),
             end=parse_time(end) if end else None,
             review=data.get("review"),
             failed=bool(data.get("failed", False)),
             extra=dict(data.get("extra") or {}),
+            **{name: data.get(name) for name in _OPTIONAL_TEXT},
         )
 
 

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftd.attribute.sources import tail
 from driftd.attribute.sources.base import PollResult, Source, SourceConfig
 from driftd.attribute.sources.events import AuditEvent, parse_time, statements_of
 from driftd.attribute.sources.state import AuditState
@@ -74,18 +73,7 @@ class JsonlSource(Source):
 
     def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
         cfg = self.settings
-        result = PollResult()
-        path = str(self.config.resolve_path(cfg.path))
-        read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, tail.lines_splitter)
-        result.took(read, cfg.max_read_bytes)
-        events: list[AuditEvent] = []
-        for raw, key, where in read.lines():
-            event = self.parse_line(raw, key, result, where)
-            if event is not None:
-                events.append(event)
-        self.add(state, events, result)
-        state.save_cursor(self.name, read.cursor)
-        return result
+        return self.poll_lines(state, cfg.path, cfg.max_read_bytes, self.parse_line)
 
     def parse_line(
         self, raw: bytes, key: str, result: PollResult, where: str | None = None

@@ -46,7 +46,6 @@ from typing import Literal
 
 from pydantic import Field
 
-from driftd.attribute.sources import tail
 from driftd.attribute.sources.base import PollResult, Source, SourceConfig
 from driftd.attribute.sources.events import AuditEvent, statements_of
 from driftd.attribute.sources.pglog import ZoneName, zone
@@ -174,20 +173,14 @@ class MariadbAuditSource(Source):
     settings: MariadbAuditConfig
 
     def poll(self, since: datetime, until: datetime, state: AuditState) -> PollResult:
-        result = PollResult()
         cfg = self.settings
-        path = str(self.config.resolve_path(cfg.path))
-        read = tail.read_new(path, state.cursor(self.name), cfg.max_read_bytes, tail.lines_splitter)
-        result.took(read, cfg.max_read_bytes)
         tz = zone(cfg.timezone)
-        events: list[AuditEvent] = []
-        for raw, key, where in read.lines():
-            event = self._event(raw, key, tz, result, where)
-            if event is not None:
-                events.append(event)
-        self.add(state, events, result)
-        state.save_cursor(self.name, read.cursor)
-        return result
+        return self.poll_lines(
+            state,
+            cfg.path,
+            cfg.max_read_bytes,
+            lambda raw, key, result, where: self._event(raw, key, tz, result, where),
+        )
 
     def _event(
         self, raw: bytes, key: str, tz: tzinfo, result: PollResult, where: str = ""

@@ -244,12 +244,7 @@ class LineParser:
         """Records (:class:`Skipped` for each line that is neither a record nor a
         continuation)."""
         record: LogRecord | None = None
-        pos = 0
-        for raw in data.split(b"\n"):
-            start = pos
-            pos += len(raw) + 1
-            if not raw.strip():
-                continue
+        for start, raw in tail.nonblank_lines(data):
             line = raw.decode("utf-8", errors="replace").rstrip("\r")
             if line.startswith("\t") and record is not None:
                 if len(record.message) < MAX_MESSAGE_CHARS:
@@ -297,12 +292,7 @@ class LineParser:
     # jsonlog ------------------------------------------------------------------------
 
     def jsonlog(self, data: bytes, key_base: str, offset: int, where: str) -> Iterator[Parsed]:
-        pos = 0
-        for raw in data.split(b"\n"):
-            start = pos
-            pos += len(raw) + 1
-            if not raw.strip():
-                continue
+        for start, raw in tail.nonblank_lines(data):
             at = f"{where} byte {offset + start}"
             try:
                 obj = json.loads(raw)

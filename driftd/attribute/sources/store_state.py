@@ -13,6 +13,7 @@ across a source's network read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
@@ -169,17 +170,7 @@ class StoreAuditState:
             assert row is not None
             fresh = row.events_read == 0 and row.last_success_at is None and row.last_error is None
             health = advance(None if fresh else _health_of(row), poll)
-            values = {
-                "type": health.type,
-                "up": int(health.up),
-                "last_poll_at": health.last_poll_at,
-                "last_success_at": health.last_success_at,
-                "last_event_at": health.last_event_at,
-                "events_read": health.events_read,
-                "parse_errors": health.parse_errors,
-                "last_error": health.last_error,
-            }
-            for key, value in values.items():
+            for key, value in _row_values(health).items():
                 setattr(row, key, value)
         if self.on_poll is not None:
             self.on_poll(health, poll)
@@ -191,18 +182,19 @@ class StoreAuditState:
         return [_health_of(r) for r in rows]
 
 
+# The health row has SourceHealth's fields by name; ``up`` is stored as 0 or 1.
+_HEALTH_FIELDS = tuple(f.name for f in dataclasses.fields(SourceHealth))
+
+
 def _health_of(row: AuditSourceHealth) -> SourceHealth:
-    return SourceHealth(
-        name=row.name,
-        type=row.type,
-        up=bool(row.up),
-        last_poll_at=row.last_poll_at,
-        last_success_at=row.last_success_at,
-        last_event_at=row.last_event_at,
-        events_read=row.events_read,
-        parse_errors=row.parse_errors,
-        last_error=row.last_error,
-    )
+    values = {name: getattr(row, name) for name in _HEALTH_FIELDS}
+    return SourceHealth(**{**values, "up": bool(row.up)})
+
+
+def _row_values(health: SourceHealth) -> dict[str, Any]:
+    """What a poll changes in the row (all but the name, its key)."""
+    values = {name: getattr(health, name) for name in _HEALTH_FIELDS if name != "name"}
+    return {**values, "up": int(health.up)}
 
 
 def _key(key: str) -> str:

@@ -219,13 +219,19 @@ class TailResult:
         """Each non-blank line read, with a key unique to its place in its file and
         that place for warnings (``path byte offset``)."""
         for chunk in self.chunks:
-            pos = 0
-            for raw in chunk.data.split(b"\n"):
-                start = pos
-                pos += len(raw) + 1
-                if raw.strip():
-                    at = chunk.offset + start
-                    yield raw, f"{chunk.file_id}:{at}", f"{chunk.path} byte {at}"
+            for start, raw in nonblank_lines(chunk.data):
+                at = chunk.offset + start
+                yield raw, f"{chunk.file_id}:{at}", f"{chunk.path} byte {at}"
+
+
+def nonblank_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Each line of ``data`` that is not blank, with the byte offset where it starts."""
+    pos = 0
+    for raw in data.split(b"\n"):
+        start = pos
+        pos += len(raw) + 1
+        if raw.strip():
+            yield start, raw
 
 
 def _head(path: str, size: int) -> str:

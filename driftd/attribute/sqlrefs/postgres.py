@@ -559,29 +559,43 @@ def _operator_class(node: Any, st: Statement, depth: int) -> None:
     st.refs.append(Ref(kind, name, (), action, q, (str(node.amname),)))
 
 
-# Statements naming one object by a plain or qualified name: node type → (kind, the
-# node's name field, action, path).
+def _verb(statement: str) -> str:
+    """``create``, ``alter`` or ``drop``: how a node type's name begins."""
+    return next(v for v in ("create", "alter", "drop") if statement.lower().startswith(v))
+
+
+# Statements naming one object by a plain or qualified name, per kind: the node's name
+# field and the statements (each one's action is its verb: Create, Alter or Drop).
+_NAMED_BY_KIND: dict[str, tuple[str, tuple[str, ...]]] = {
+    "text_search_dictionary": ("dictname", ("AlterTSDictionaryStmt",)),
+    "text_search_config": ("cfgname", ("AlterTSConfigurationStmt",)),
+    "tablespace": (
+        "tablespacename",
+        ("CreateTableSpaceStmt", "DropTableSpaceStmt", "AlterTableSpaceOptionsStmt"),
+    ),
+    "foreign_data_wrapper": ("fdwname", ("CreateFdwStmt", "AlterFdwStmt")),
+    "access_method": ("amname", ("CreateAmStmt",)),
+    "publication": ("pubname", ("CreatePublicationStmt", "AlterPublicationStmt")),
+    "subscription": (
+        "subname",
+        ("CreateSubscriptionStmt", "AlterSubscriptionStmt", "DropSubscriptionStmt"),
+    ),
+    "foreign_server": ("servername", ("CreateForeignServerStmt", "AlterForeignServerStmt")),
+    "event_trigger": ("trigname", ("CreateEventTrigStmt", "AlterEventTrigStmt")),
+    "statistics": ("defnames", ("CreateStatsStmt", "AlterStatsStmt")),
+    "collation": ("collname", ("AlterCollationStmt",)),
+}
+# The one section some of them change.
+_NAMED_PATHS: dict[str, tuple[str, ...]] = {
+    "AlterTableSpaceOptionsStmt": ("options",),
+    "AlterForeignServerStmt": ("options",),
+    "AlterEventTrigStmt": ("enabled",),
+}
+# Node type → (kind, name field, action, path).
 _NAMED: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
-    "AlterTSDictionaryStmt": ("text_search_dictionary", "dictname", "alter", ()),
-    "AlterTSConfigurationStmt": ("text_search_config", "cfgname", "alter", ()),
-    "CreateTableSpaceStmt": ("tablespace", "tablespacename", "create", ()),
-    "DropTableSpaceStmt": ("tablespace", "tablespacename", "drop", ()),
-    "AlterTableSpaceOptionsStmt": ("tablespace", "tablespacename", "alter", ("options",)),
-    "CreateFdwStmt": ("foreign_data_wrapper", "fdwname", "create", ()),
-    "AlterFdwStmt": ("foreign_data_wrapper", "fdwname", "alter", ()),
-    "CreateAmStmt": ("access_method", "amname", "create", ()),
-    "CreatePublicationStmt": ("publication", "pubname", "create", ()),
-    "AlterPublicationStmt": ("publication", "pubname", "alter", ()),
-    "CreateSubscriptionStmt": ("subscription", "subname", "create", ()),
-    "AlterSubscriptionStmt": ("subscription", "subname", "alter", ()),
-    "DropSubscriptionStmt": ("subscription", "subname", "drop", ()),
-    "CreateForeignServerStmt": ("foreign_server", "servername", "create", ()),
-    "AlterForeignServerStmt": ("foreign_server", "servername", "alter", ("options",)),
-    "CreateEventTrigStmt": ("event_trigger", "trigname", "create", ()),
-    "AlterEventTrigStmt": ("event_trigger", "trigname", "alter", ("enabled",)),
-    "CreateStatsStmt": ("statistics", "defnames", "create", ()),
-    "AlterStatsStmt": ("statistics", "defnames", "alter", ()),
-    "AlterCollationStmt": ("collation", "collname", "alter", ()),
+    statement: (kind, attr, _verb(statement), _NAMED_PATHS.get(statement, ()))
+    for kind, (attr, statements) in _NAMED_BY_KIND.items()
+    for statement in statements
 }
 
 

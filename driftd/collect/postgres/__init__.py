@@ -5,7 +5,9 @@ Layout:
 - ``sql/<name>.sql``: the catalog queries, one per kind (or part of a kind:
   ``column``, ``constraint``, ``index``, ...), read as data, returning named
   columns. A kind declared in :mod:`driftd.kinds` with ``pg_query`` and no
-  hand-written builder is read from its file alone.
+  hand-written builder is read from its file alone. The pieces most of them
+  share (comment, schema, not an extension's member) are ``{{fragment ...}}``
+  calls that :mod:`.queries` writes out (``FRAGMENTS``).
 - :mod:`.read`: the read loop, one short ``REPEATABLE READ READ ONLY``
   transaction of set-based queries (one per kind, never one per table) with
   ``statement_timeout``/``lock_timeout`` and JIT off, run on a reader thread

@@ -41,6 +41,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from driftd.collect import Target
+from driftd.collect.postgres import queries
 from driftd.collect.postgres.acl import SECRET_WORDS
 from driftd.collect.postgres.errors import _connect_error, make_url
 from driftd.collect.postgres.read import _connect_params
@@ -123,7 +124,8 @@ def catalog_names() -> tuple[str, ...]:
     names: set[str] = set()
     for entry in folder.iterdir():
         if entry.name.endswith(".sql") and entry.name[:-4] not in NOT_SNAPSHOT:
-            text = _COMMENT.sub("", entry.read_text("utf-8"))
+            # As the server gets it: fragments expanded (queries.FRAGMENTS).
+            text = _COMMENT.sub("", queries.sql(entry.name[:-4]))
             names.update(_NAME.findall(text))
     return tuple(sorted(names - VOLATILE - READ_THROUGH_VIEWS))
 

@@ -6,6 +6,8 @@ Each file returns named columns; the normalisers read rows by those names.
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Callable
 from importlib import resources
 
 # Oldest server whose catalog has everything read here (attgenerated: 12).
@@ -21,14 +23,79 @@ VIEW_BATCH = 200
 FAST_KEY_DEFINITIONS = range(120000, 170000)
 
 
+def _comment(alias: str, catalog: str) -> str:
+    """The object's comment as ``d.description``."""
+    return (
+        f"LEFT JOIN pg_description d ON d.objoid = {alias}.oid"
+        f" AND d.classoid = '{catalog}'::regclass AND d.objsubid = 0"
+    )
+
+
+def _not_member(alias: str, catalog: str, *deptypes: str) -> str:
+    """Not created by an extension (deptype 'e'), nor by whatever else ``deptypes`` adds
+    ('i': an object that belongs to another, such as a range type's constructors)."""
+    kinds = ", ".join(f"'{t}'" for t in ("e", *deptypes))
+    return (
+        f"NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '{catalog}'::regclass"
+        f" AND dep.objid = {alias}.oid AND dep.deptype IN ({kinds}))"
+    )
+
+
+def _in_schema(alias: str, catalog: str, nsp_column: str) -> str:
+    """The object's schema as ``n`` and its comment as ``d``."""
+    return f"JOIN pg_namespace n ON n.oid = {alias}.{nsp_column}\n{_comment(alias, catalog)}"
+
+
+def _wanted(alias: str, catalog: str, nsp_column: str, *deptypes: str) -> str:
+    """In a wanted schema (the ``nsp`` parameter) and not an extension's."""
+    return (
+        f"{alias}.{nsp_column} = ANY(%(nsp)s::oid[]) AND {_not_member(alias, catalog, *deptypes)}"
+    )
+
+
+def _collation_name(oid: str) -> str:
+    """A collation's "schema.name"."""
+    return (
+        "(SELECT cn.nspname || '.' || co.collname FROM pg_collation co"
+        f" JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = {oid})"
+    )
+
+
+def _name_outside_pg_catalog(catalog: str, nsp_column: str, name_column: str, oid: str) -> str:
+    """An object's "schema.name", or its bare name in pg_catalog (the search_path)."""
+    return (
+        "(SELECT CASE WHEN qn.nspname = 'pg_catalog' THEN '' ELSE qn.nspname || '.' END"
+        f" || q.{name_column} FROM {catalog} q JOIN pg_namespace qn ON qn.oid = q.{nsp_column}"
+        f" WHERE q.oid = {oid})"
+    )
+
+
+# The pieces most queries share, written once: ``{{name arg ...}}`` in a SQL file.
+FRAGMENTS: dict[str, Callable[..., str]] = {
+    "comment": _comment,
+    "not_member": _not_member,
+    "in_schema": _in_schema,
+    "wanted": _wanted,
+    "collation_name": _collation_name,
+    "name_outside_pg_catalog": _name_outside_pg_catalog,
+}
+_FRAGMENT = re.compile(r"\{\{(\w+)((?: [^{} ]+)*)\}\}")
+
+
+def expand(text: str) -> str:
+    """``text`` with every ``{{fragment arg ...}}`` written out."""
+    return _FRAGMENT.sub(lambda m: FRAGMENTS[m[1]](*m[2].split()), text)
+
+
 @functools.cache
 def sql(name: str) -> str:
-    """The text of ``sql/<name>.sql`` (its leading ``--`` comment lines dropped)."""
+    """The text of ``sql/<name>.sql`` (its leading ``--`` comment lines dropped, its
+    fragments expanded)."""
     text = resources.files(__package__).joinpath("sql", f"{name}.sql").read_text("utf-8")
     lines = text.splitlines()
     while lines and lines[0].startswith("--"):
         lines.pop(0)
-    return "\n".join(lines) + "\n"
+    return expand("\n".join(lines) + "\n")
 
 
 def has_sql(name: str) -> bool:

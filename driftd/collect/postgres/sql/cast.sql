@@ -11,9 +11,5 @@ SELECT format_type(c.castsource, NULL) || ' AS ' || format_type(c.casttarget, NU
                           WHEN 'i' THEN 'implicit' END AS context,
        d.description AS comment
 FROM pg_cast c
-LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_cast'::regclass
-                          AND d.objsubid = 0
-WHERE c.oid >= 16384
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep
-                  WHERE dep.classid = 'pg_cast'::regclass AND dep.objid = c.oid
-                    AND dep.deptype IN ('e', 'i'))
+{{comment c pg_cast}}
+WHERE c.oid >= 16384 AND {{not_member c pg_cast i}}

@@ -14,10 +14,5 @@ SELECT n.nspname AS schema, co.collname AS name,
        co.collisdeterministic AS deterministic,
        pg_get_userbyid(co.collowner) AS owner, d.description AS comment
 FROM pg_collation co
-JOIN pg_namespace n ON n.oid = co.collnamespace
-LEFT JOIN pg_description d ON d.objoid = co.oid AND d.classoid = 'pg_collation'::regclass
-                          AND d.objsubid = 0
-WHERE co.collnamespace = ANY(%(nsp)s::oid[])
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep
-                  WHERE dep.classid = 'pg_collation'::regclass AND dep.objid = co.oid
-                    AND dep.deptype = 'e')
+{{in_schema co pg_collation collnamespace}}
+WHERE {{wanted co pg_collation collnamespace}}

@@ -15,7 +15,7 @@ SELECT a.attrelid AS relid, a.attname AS name, format_type(a.atttypid, a.atttypm
        CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) END AS default_expr,
        a.attidentity AS identity,
        CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
-       CASE WHEN a.attcollation <> t.typcollation THEN (SELECT cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation,
+       CASE WHEN a.attcollation <> t.typcollation THEN {{collation_name a.attcollation}} END AS collation,
        d.description AS comment,
        a.attacl::text[] AS acl,
        a.attnum, CASE WHEN c.relkind IN ('r', 'p') THEN quote_ident(a.attname) END AS quoted,

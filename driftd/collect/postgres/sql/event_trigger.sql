@@ -6,8 +6,5 @@ SELECT e.evtname AS name, e.evtevent AS event, e.evtfoid::regprocedure::text AS 
                          WHEN 'R' THEN 'replica' WHEN 'A' THEN 'always' END AS enabled,
        pg_get_userbyid(e.evtowner) AS owner, d.description AS comment
 FROM pg_event_trigger e
-LEFT JOIN pg_description d ON d.objoid = e.oid AND d.classoid = 'pg_event_trigger'::regclass
-                          AND d.objsubid = 0
-WHERE NOT EXISTS (SELECT 1 FROM pg_depend dep
-                  WHERE dep.classid = 'pg_event_trigger'::regclass AND dep.objid = e.oid
-                    AND dep.deptype = 'e')
+{{comment e pg_event_trigger}}
+WHERE {{not_member e pg_event_trigger}}

@@ -8,8 +8,5 @@ SELECT w.fdwname AS name,
        coalesce(w.fdwacl, acldefault('F', w.fdwowner))::text[] AS grants,
        d.description AS comment
 FROM pg_foreign_data_wrapper w
-LEFT JOIN pg_description d ON d.objoid = w.oid
-                          AND d.classoid = 'pg_foreign_data_wrapper'::regclass AND d.objsubid = 0
-WHERE NOT EXISTS (SELECT 1 FROM pg_depend dep
-                  WHERE dep.classid = 'pg_foreign_data_wrapper'::regclass AND dep.objid = w.oid
-                    AND dep.deptype = 'e')
+{{comment w pg_foreign_data_wrapper}}
+WHERE {{not_member w pg_foreign_data_wrapper}}

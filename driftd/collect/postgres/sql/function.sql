@@ -40,7 +40,6 @@ SELECT n.nspname AS schema, p.proname AS name, pg_get_function_identity_argument
        pg_get_userbyid(p.proowner) AS owner,
        coalesce(p.proacl, acldefault('f', p.proowner))::text[] AS grants, d.description AS comment
 FROM pg_proc p
-JOIN pg_namespace n ON n.oid = p.pronamespace
+{{in_schema p pg_proc pronamespace}}
 JOIN pg_language l ON l.oid = p.prolang
-LEFT JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_proc'::regclass AND d.objsubid = 0
-WHERE p.pronamespace = ANY(%(nsp)s::oid[]) AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype IN ('e', 'i'))
+WHERE {{wanted p pg_proc pronamespace i}}

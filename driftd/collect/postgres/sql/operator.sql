@@ -13,10 +13,5 @@ SELECT n.nspname AS schema, o.oprname AS name,
        o.oprcanhash AS hashes, o.oprcanmerge AS merges,
        pg_get_userbyid(o.oprowner) AS owner, d.description AS comment
 FROM pg_operator o
-JOIN pg_namespace n ON n.oid = o.oprnamespace
-LEFT JOIN pg_description d ON d.objoid = o.oid AND d.classoid = 'pg_operator'::regclass
-                          AND d.objsubid = 0
-WHERE o.oprnamespace = ANY(%(nsp)s::oid[])
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep
-                  WHERE dep.classid = 'pg_operator'::regclass AND dep.objid = o.oid
-                    AND dep.deptype = 'e')
+{{in_schema o pg_operator oprnamespace}}
+WHERE {{wanted o pg_operator oprnamespace}}

@@ -7,13 +7,8 @@ SELECT n.nspname AS schema, c.opcname AS name, am.amname AS args,
        CASE WHEN c.opckeytype <> 0 THEN format_type(c.opckeytype, NULL) END AS storage,
        pg_get_userbyid(c.opcowner) AS owner, d.description AS comment
 FROM pg_opclass c
-JOIN pg_namespace n ON n.oid = c.opcnamespace
+{{in_schema c pg_opclass opcnamespace}}
 JOIN pg_am am ON am.oid = c.opcmethod
 JOIN pg_opfamily f ON f.oid = c.opcfamily
 JOIN pg_namespace fn ON fn.oid = f.opfnamespace
-LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_opclass'::regclass
-                          AND d.objsubid = 0
-WHERE c.opcnamespace = ANY(%(nsp)s::oid[])
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep
-                  WHERE dep.classid = 'pg_opclass'::regclass AND dep.objid = c.oid
-                    AND dep.deptype = 'e')
+WHERE {{wanted c pg_opclass opcnamespace}}

@@ -19,11 +19,6 @@ SELECT n.nspname AS schema, f.opfname AS name, am.amname AS args,
                  FROM pg_amproc p WHERE p.amprocfamily = f.oid), '{}') AS functions,
        pg_get_userbyid(f.opfowner) AS owner, d.description AS comment
 FROM pg_opfamily f
-JOIN pg_namespace n ON n.oid = f.opfnamespace
+{{in_schema f pg_opfamily opfnamespace}}
 JOIN pg_am am ON am.oid = f.opfmethod
-LEFT JOIN pg_description d ON d.objoid = f.oid AND d.classoid = 'pg_opfamily'::regclass
-                          AND d.objsubid = 0
-WHERE f.opfnamespace = ANY(%(nsp)s::oid[])
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep
-                  WHERE dep.classid = 'pg_opfamily'::regclass AND dep.objid = f.oid
-                    AND dep.deptype = 'e')
+WHERE {{wanted f pg_opfamily opfnamespace}}

@@ -20,5 +20,4 @@ SELECT p.pubname AS name, pg_get_userbyid(p.pubowner) AS owner, p.puballtables A
              JOIN pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = p.oid) AS schemas,
        d.description AS comment
 FROM pg_publication p
-LEFT JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_publication'::regclass
-                          AND d.objsubid = 0
+{{comment p pg_publication}}

@@ -15,6 +15,5 @@ SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS 
        coalesce(c.relacl, acldefault('s', c.relowner))::text[] AS grants, d.description AS comment
 FROM pg_sequence s
 JOIN pg_class c ON c.oid = s.seqrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-WHERE c.relnamespace = ANY(%(nsp)s::oid[]) AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype IN ('e', 'i'))
+{{in_schema c pg_class relnamespace}}
+WHERE {{wanted c pg_class relnamespace i}}

@@ -6,10 +6,5 @@ SELECT n.nspname AS schema, s.stxname AS name, pg_get_statisticsobjdef(s.oid) AS
        nullif((to_jsonb(s) ->> 'stxstattarget')::int, -1) AS target,
        pg_get_userbyid(s.stxowner) AS owner, d.description AS comment
 FROM pg_statistic_ext s
-JOIN pg_namespace n ON n.oid = s.stxnamespace
-LEFT JOIN pg_description d ON d.objoid = s.oid AND d.classoid = 'pg_statistic_ext'::regclass
-                          AND d.objsubid = 0
-WHERE s.stxnamespace = ANY(%(nsp)s::oid[])
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep
-                  WHERE dep.classid = 'pg_statistic_ext'::regclass AND dep.objid = s.oid
-                    AND dep.deptype = 'e')
+{{in_schema s pg_statistic_ext stxnamespace}}
+WHERE {{wanted s pg_statistic_ext stxnamespace}}

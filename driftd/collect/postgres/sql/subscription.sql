@@ -8,6 +8,5 @@ SELECT s.subname AS name, pg_get_userbyid(s.subowner) AS owner, s.subenabled AS 
        s.subdisableonerr AS disable_on_error, NULL::text AS conninfo,
        d.description AS comment
 FROM pg_subscription s
-LEFT JOIN pg_description d ON d.objoid = s.oid AND d.classoid = 'pg_subscription'::regclass
-                          AND d.objsubid = 0
+{{comment s pg_subscription}}
 WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())

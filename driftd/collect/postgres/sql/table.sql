@@ -21,10 +21,8 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner
        nullif((SELECT am.amname FROM pg_am am WHERE am.oid = c.relam), 'heap') AS access_method,
        (SELECT ts.spcname FROM pg_tablespace ts WHERE ts.oid = c.reltablespace) AS tablespace
 FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
+{{in_schema c pg_class relnamespace}}
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
 LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
 LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
-LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-WHERE c.relnamespace = ANY(%(nsp)s::oid[]) AND c.relkind IN ('r', 'p', 'f')
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype IN ('e'))
+WHERE {{wanted c pg_class relnamespace}} AND c.relkind IN ('r', 'p', 'f')

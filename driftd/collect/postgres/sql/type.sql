@@ -14,7 +14,7 @@ SELECT n.nspname AS schema, t.typname AS name,
          'not_null', t.typnotnull,
          'default', pg_get_expr(t.typdefaultbin, 0),
          'collation', CASE WHEN t.typcollation <> bt.typcollation
-                      THEN (SELECT cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) END,
+                      THEN {{collation_name t.typcollation}} END,
          'constraints', coalesce((SELECT json_object_agg(c.conname, pg_get_constraintdef(c.oid))
                                   FROM pg_constraint c WHERE c.contypid = t.oid), '{}'))
        WHEN 'c' THEN json_build_object('attributes', coalesce((
@@ -22,7 +22,7 @@ SELECT n.nspname AS schema, t.typname AS name,
                   'type', at.type, 'collation', at.collation, 'position', at.position))
          FROM (SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type,
                       CASE WHEN a.attcollation <> att.typcollation
-                           THEN (SELECT cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation,
+                           THEN {{collation_name a.attcollation}} END AS collation,
                       row_number() OVER (ORDER BY a.attnum) AS position
                FROM pg_attribute a JOIN pg_type att ON att.oid = a.atttypid
                WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) at),
@@ -33,16 +33,14 @@ SELECT n.nspname AS schema, t.typname AS name,
            'subtype_opclass', (SELECT on_.nspname || '.' || oc.opcname FROM pg_opclass oc
                                JOIN pg_namespace on_ ON on_.oid = oc.opcnamespace
                                WHERE oc.oid = r.rngsubopc),
-           'collation', CASE WHEN r.rngcollation <> 0 THEN (SELECT cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation) END,
+           'collation', CASE WHEN r.rngcollation <> 0 THEN {{collation_name r.rngcollation}} END,
            'canonical', NULLIF(r.rngcanonical::oid, 0)::regprocedure::text,
            'subtype_diff', NULLIF(r.rngsubdiff::oid, 0)::regprocedure::text)
          FROM pg_range r WHERE r.rngtypid = t.oid)
        END AS details
 FROM pg_type t
-JOIN pg_namespace n ON n.oid = t.typnamespace
+{{in_schema t pg_type typnamespace}}
 LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
-LEFT JOIN pg_description d ON d.objoid = t.oid AND d.classoid = 'pg_type'::regclass AND d.objsubid = 0
-WHERE t.typnamespace = ANY(%(nsp)s::oid[]) AND t.typtype IN ('e', 'd', 'c', 'r')
+WHERE {{wanted t pg_type typnamespace}} AND t.typtype IN ('e', 'd', 'c', 'r')
   AND (t.typtype <> 'c'
        OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c'))
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_type'::regclass AND dep.objid = t.oid AND dep.deptype IN ('e'))

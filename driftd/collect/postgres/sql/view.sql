@@ -7,7 +7,5 @@ SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind,
        nullif((SELECT am.amname FROM pg_am am WHERE am.oid = c.relam), 'heap') AS access_method,
        (SELECT ts.spcname FROM pg_tablespace ts WHERE ts.oid = c.reltablespace) AS tablespace
 FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-WHERE c.relnamespace = ANY(%(nsp)s::oid[]) AND c.relkind IN ('v', 'm')
-  AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype IN ('e'))
+{{in_schema c pg_class relnamespace}}
+WHERE {{wanted c pg_class relnamespace}} AND c.relkind IN ('v', 'm')

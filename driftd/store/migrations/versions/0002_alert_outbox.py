@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from driftd.store.migrations.frozen import JSON, TS
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
-
-TS = sa.DateTime(timezone=True)
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
