@@ -5,6 +5,7 @@ Field names and meanings are the ``driftd.report/1`` contract (docs: the report)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -68,6 +69,15 @@ class DriftItem:
             rules=list(data["rules"]),
             attribution=list(data.get("attribution") or []),
         )
+
+
+def value_at(obj: Any, path: Iterable[Any]) -> Any:
+    """The value at ``path`` inside an object, or None where any step is missing."""
+    for step in path:
+        if not isinstance(obj, dict) or step not in obj:
+            return None
+        obj = obj[step]
+    return obj
 
 
 def sort_items(items: list[DriftItem]) -> list[DriftItem]:

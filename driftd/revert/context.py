@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftd.drift import DriftItem
+from driftd.drift import DriftItem, value_at
 from driftd.kinds import Key, parse_key
 from driftd.revert.model import NeedsPerson
 
@@ -14,11 +14,7 @@ Objects = dict[str, dict[str, Any]]
 
 def get(obj: Any, *path: Any) -> Any:
     """The value at ``path`` inside ``obj``, or None where any step is missing."""
-    for step in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(step)
-    return obj
+    return value_at(obj, path)
 
 
 def _nest(path: list[Any], value: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from driftd.revert.context import Ctx
+from driftd.revert.membership import member_of_statements
 from driftd.revert.model import NeedsPerson, Statement
 from driftd.revert.postgres import (
     ALTER,
@@ -112,27 +113,8 @@ def role_name(role: str) -> str:
     return my_account(role) if "@" in role else my_ident(role)
 
 
-def _membership(role: str, who: str, want: Any, have: Any) -> str | None:
-    """The statement that turns membership ``have`` into ``want`` (None: nothing to do)."""
-    r = role_name(role)
-    admin, had = bool((want or {}).get("admin_option")), bool((have or {}).get("admin_option"))
-    if want is None:
-        return f"REVOKE {r} FROM {who}"
-    if have is None or (admin and not had):
-        return f"GRANT {r} TO {who}" + (" WITH ADMIN OPTION" if admin else "")
-    if had and not admin:
-        return f"REVOKE ADMIN OPTION FOR {r} FROM {who}"
-    return None
-
-
 def member_of(ctx: Ctx) -> list[Statement]:
-    who = my_account(ctx.key.parts[0])
-    out = []
-    for role in ctx.entries("member_of"):
-        sql = _membership(role, who, *ctx.both("member_of", role))
-        if sql:
-            out.append(stmt(sql, GRANT))
-    return out
+    return member_of_statements(ctx, my_account(ctx.key.parts[0]), role_name)
 
 
 def account_locked(ctx: Ctx) -> list[Statement]:

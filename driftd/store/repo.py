@@ -34,7 +34,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from driftd.canonical import dumps
-from driftd.drift import SEVERITIES, DriftItem, EnvironmentReport
+from driftd.drift import SEVERITIES, DriftItem, EnvironmentReport, value_at
 from driftd.store import DriftNotFound, Store, StoreError
 from driftd.store.models import Daemon, Drift, DriftEvent, EnvironmentState, Run
 
@@ -244,16 +244,8 @@ def holds(objects: dict[str, Any], obj: str, path: Sequence[Any], value: Any) ->
     A rename's path ends in ``name``, which no object has as a field: it holds
     while the thing exists under its new name."""
     if len(path) in (1, 3) and path[-1] == "name" and isinstance(value, str):
-        return _at(objects.get(obj), path[:-1]) is not None
-    return dumps(_at(objects.get(obj), path)) == dumps(value)
-
-
-def _at(current: Any, path: Sequence[Any]) -> Any:
-    for part in path:
-        if not isinstance(current, dict) or part not in current:
-            return None
-        current = current[part]
-    return current
+        return value_at(objects.get(obj), path[:-1]) is not None
+    return dumps(value_at(objects.get(obj), path)) == dumps(value)
 
 
 def acknowledge(
