@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -264,29 +265,42 @@ def _inherited_drop(ctx: Ctx, section: str, name: str) -> bool:
     return False
 
 
-def constraints(ctx: Ctx) -> list[Statement]:
-    table = name_of(ctx)
+def _replaced(
+    ctx: Ctx,
+    section: str,
+    drop: Callable[[str, Any], Statement | None],
+    create: Callable[[str, dict[str, Any]], Statement],
+) -> list[Statement]:
+    """Each changed entry of ``section`` dropped (``drop(name, want)``; None: leave it)
+    and made again as the baseline has it: entries with no ALTER for their body."""
     out: list[Statement] = []
-    for name in ctx.entries("constraints"):
-        want, have = ctx.both("constraints", name)
+    for name in ctx.entries(section):
+        want, have = ctx.both(section, name)
         if want == have:
             continue
-        if have is not None and not (want is None and _inherited_drop(ctx, "constraints", name)):
-            out.append(
-                stmt(f"ALTER TABLE {table} DROP CONSTRAINT {pg_ident(name)}", DROP_CONSTRAINT, LOCK)
-            )
+        if have is not None and (dropped := drop(name, want)) is not None:
+            out.append(dropped)
         if want is not None:
-            hazards = [LOCK] + (
-                ["index_build"] if want.get("type") in ("primary_key", "unique") else []
-            )
-            out.append(
-                stmt(
-                    f"ALTER TABLE {table} ADD CONSTRAINT {pg_ident(name)} {want['definition']}",
-                    ADD_CONSTRAINT,
-                    *hazards,
-                )
-            )
+            out.append(create(name, want))
     return out
+
+
+def constraints(ctx: Ctx) -> list[Statement]:
+    table = name_of(ctx)
+
+    def drop(name: str, want: Any) -> Statement | None:
+        if want is None and _inherited_drop(ctx, "constraints", name):
+            return None  # goes with the parent's
+        return stmt(f"ALTER TABLE {table} DROP CONSTRAINT {pg_ident(name)}", DROP_CONSTRAINT, LOCK)
+
+    def create(name: str, want: dict[str, Any]) -> Statement:
+        hazards = [LOCK] + (
+            ["index_build"] if want.get("type") in ("primary_key", "unique") else []
+        )
+        sql = f"ALTER TABLE {table} ADD CONSTRAINT {pg_ident(name)} {want['definition']}"
+        return stmt(sql, ADD_CONSTRAINT, *hazards)
+
+    return _replaced(ctx, "constraints", drop, create)
 
 
 _CREATE_INDEX = re.compile(r"CREATE (UNIQUE )?INDEX ")
@@ -295,22 +309,22 @@ _CREATE_INDEX = re.compile(r"CREATE (UNIQUE )?INDEX ")
 def indexes(ctx: Ctx) -> list[Statement]:
     schema = ctx.key.parts[0]
     partitioned = get(ctx.base, "partitioning") is not None or ctx.key.kind != "table"
-    out: list[Statement] = []
-    for name in ctx.entries("indexes"):
-        want, have = ctx.both("indexes", name)
-        if want == have:
-            continue
-        if have is not None:
-            out.append(stmt(f"DROP INDEX {pg_qualified(schema, name)}", DROP_CONSTRAINT, LOCK))
-        if want is not None:
-            sql = str(want["definition"])
-            if " ON ONLY " not in sql and not partitioned:
-                # CONCURRENTLY does not block writes (and cannot run inside a transaction).
-                sql = _CREATE_INDEX.sub(
-                    lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", sql, 1
-                )
-            out.append(stmt(sql, CREATE_INDEX, "index_build"))
-    return out
+
+    def create(name: str, want: dict[str, Any]) -> Statement:
+        sql = str(want["definition"])
+        if " ON ONLY " not in sql and not partitioned:
+            # CONCURRENTLY does not block writes (and cannot run inside a transaction).
+            sql = _CREATE_INDEX.sub(
+                lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", sql, 1
+            )
+        return stmt(sql, CREATE_INDEX, "index_build")
+
+    return _replaced(
+        ctx,
+        "indexes",
+        lambda name, _want: stmt(f"DROP INDEX {pg_qualified(schema, name)}", DROP_CONSTRAINT, LOCK),
+        create,
+    )
 
 
 _ENABLE = {
@@ -371,19 +385,12 @@ def _policy_sql(table: str, name: str, p: dict[str, Any]) -> str:
 
 def policies(ctx: Ctx) -> list[Statement]:
     table = name_of(ctx)
-    out: list[Statement] = []
-    for name in ctx.entries("policies"):
-        want, have = ctx.both("policies", name)
-        if want == have:
-            continue
-        if have is not None:
-            out.append(stmt(f"DROP POLICY {pg_ident(name)} ON {table}", DROP_DEPENDANT))
-        if want is not None:
-            out.append(stmt(_policy_sql(table, name, want), CREATE_DEPENDANT))
-    return out
-
-
-# -- table-level fields --------------------------------------------------------------------------
+    return _replaced(
+        ctx,
+        "policies",
+        lambda name, _want: stmt(f"DROP POLICY {pg_ident(name)} ON {table}", DROP_DEPENDANT),
+        lambda name, want: stmt(_policy_sql(table, name, want), CREATE_DEPENDANT),
+    )
 
 
 def rls(ctx: Ctx) -> list[Statement]:
