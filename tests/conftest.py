@@ -106,10 +106,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    name = hypothesis_settings.get_current_profile_name()
     scale = hypothesis_settings.default.max_examples
     hint = " (all of them: --hypothesis-profile=default)" if scale < 100 else ""
-    return f"property tests: Hypothesis profile {name!r}, {scale}% of their examples{hint}"
+    return f"property tests: {scale}% of their examples{hint}"
 
 
 # Parameters that select a server backend (``@pytest.mark.parametrize("backend",
