@@ -136,12 +136,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", name="postgres_server")
-def _postgres_reachable() -> None:
+def _postgres_reachable(request: pytest.FixtureRequest) -> None:
     try:
         with admin_connect() as conn:
             conn.execute("SELECT 1")
+        return
     except psycopg.Error as exc:
-        pytest.exit(START_HINT.format(url=ADMIN_URL, error=str(exc).strip()), returncode=3)
+        hint = START_HINT.format(url=ADMIN_URL, error=str(exc).strip())
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.exit(hint, returncode=3)
+    # pytest.exit in an xdist worker is an INTERNALERROR that hides the hint: fail this
+    # test with it and stop the worker instead.
+    request.session.shouldstop = "PostgreSQL is not reachable"
+    pytest.fail(hint, pytrace=False)
 
 
 @dataclass
