@@ -21,7 +21,13 @@ from typing import Any
 import psycopg
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
+
+# Output width is part of what tests check: no width from the caller's shell, nor the
+# COLUMNS=80 pytest-xdist sets in its workers (a test wanting one passes COLUMNS).
+for _var in ("COLUMNS", "LINES"):
+    os.environ.pop(_var, None)
 
 ADMIN_URL = os.environ.get("DRIFTD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 START_HINT = (
@@ -52,27 +58,57 @@ def admin_connect(dbname: str | None = None) -> psycopg.Connection[Any]:
 
 
 # Fixtures that need a database server (the shared ones, or a private one a test
-# starts). A test using any of them is marked ``server``: ``pytest -m "not server"``
-# runs the rest with no server at all.
-SERVER_FIXTURES = frozenset(
-    {
-        "postgres_server",
-        "pgdb",
-        "project",
-        "statedb",
-        "mysql_server",
-        "mydb",
-        "mariadb",
-        "start_cluster",
-        "outcomes",
-    }
-)
+# starts), by name and the module defining them. A test using any of them is marked
+# ``server``: ``pytest -m "not server"`` runs the rest with no server at all. The module
+# counts because a test file may define its own fixture of the same name that needs no
+# server (test_alerts_commands.py's ``project``).
+SERVER_FIXTURES = {
+    "postgres_server": "tests.conftest",
+    "pgdb": "tests.conftest",
+    "project": "tests.conftest",
+    "statedb": "tests.daemon_support",
+    "mysql_server": "tests.test_collect_generic",
+    "mydb": "tests.test_collect_generic",
+    "mariadb": "tests.test_audit_mariadb",
+    "start_cluster": "tests.test_pgaudit_cluster",
+    "outcomes": "tests.test_pgaudit_cluster",
+}
+
+
+# Property tests ask for examples(n): n under Hypothesis's default profile (and "ci",
+# which CI=true loads), scaled by the loaded profile's max_examples over the default 100.
+# The no-server subset is the quick loop (issue 12: under 30 s): ``-m "not server"``
+# loads the "quick" profile, a quarter of each count, unless --hypothesis-profile is given.
+QUICK_SUBSET = "not server"
+QUICK_MAX_EXAMPLES = 25
+
+
+def examples(n: int) -> int:
+    return max(10, n * hypothesis_settings.default.max_examples // 100)
+
+
+def _quick_hypothesis(config: pytest.Config) -> None:
+    if " ".join(str(config.getoption("markexpr", "")).split()) != QUICK_SUBSET:
+        return
+    if config.getoption("hypothesis_profile", None):
+        return
+    hypothesis_settings.register_profile(
+        "quick", parent=hypothesis_settings.default, max_examples=QUICK_MAX_EXAMPLES
+    )
+    hypothesis_settings.load_profile("quick")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "server: needs a database server (shared, or private to the test)"
     )
+    _quick_hypothesis(config)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    scale = hypothesis_settings.default.max_examples
+    hint = " (all of them: --hypothesis-profile=default)" if scale < 100 else ""
+    return f"property tests: {scale}% of their examples{hint}"
 
 
 # Parameters that select a server backend (``@pytest.mark.parametrize("backend",
@@ -80,21 +116,39 @@ def pytest_configure(config: pytest.Config) -> None:
 SERVER_PARAMS = frozenset({"postgresql", "mysql", "mariadb"})
 
 
+def _uses_server_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for name, defs in info.name2fixturedefs.items():
+        # The last definition is the one the test gets (a closer one overrides).
+        if defs and SERVER_FIXTURES.get(name) == getattr(defs[-1].func, "__module__", None):
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = set(map(str, callspec.params.values())) if callspec is not None else set()
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or SERVER_PARAMS & params:
+        if _uses_server_fixture(item) or SERVER_PARAMS & params:
             item.add_marker(pytest.mark.server)
 
 
 @pytest.fixture(scope="session", name="postgres_server")
-def _postgres_reachable() -> None:
+def _postgres_reachable(request: pytest.FixtureRequest) -> None:
     try:
         with admin_connect() as conn:
             conn.execute("SELECT 1")
+        return
     except psycopg.Error as exc:
-        pytest.exit(START_HINT.format(url=ADMIN_URL, error=str(exc).strip()), returncode=3)
+        hint = START_HINT.format(url=ADMIN_URL, error=str(exc).strip())
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.exit(hint, returncode=3)
+    # pytest.exit in an xdist worker is an INTERNALERROR that hides the hint: fail this
+    # test with it and stop the worker instead.
+    request.session.shouldstop = "PostgreSQL is not reachable"
+    pytest.fail(hint, pytrace=False)
 
 
 @dataclass

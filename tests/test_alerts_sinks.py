@@ -618,6 +618,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield
 
 
+@pytest.fixture
+def no_sdk_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore sleeps up to 1-2 s between its tries; these tests count tries, not waits."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+
+
 def sns_queue(topic_arn: str) -> str:
     import boto3
 
@@ -679,7 +687,7 @@ def test_sns_errors(tmp_path: Path, aws: Any) -> None:
 
 
 def test_sns_unreachable_endpoint_is_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_sdk_backoff: None
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -953,7 +961,7 @@ FAILED = (
 
 
 def test_sns_retries_within_one_delivery_attempt(
-    tmp_path: Path, alert_server: AlertServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, alert_server: AlertServer, monkeypatch: pytest.MonkeyPatch, no_sdk_backoff: None
 ) -> None:
     from driftd.alerts.sns import SDK_ATTEMPTS
 

@@ -44,9 +44,12 @@ from driftd.attribute.sqlrefs import analyze
 from driftd.config import Config
 from driftd.config.load import parse
 from driftd.masking import mask
+from tests.conftest import examples
 
 FAST = settings(
-    max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=2000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -315,7 +318,9 @@ def test_junk_lines_never_hide_good_stderr_lines(junk: list[bytes], data: st.Dat
 
 
 @settings(
-    max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=5000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     st.lists(st.sampled_from(GOOD_CSV) | JUNK.map(lambda b: b.replace(b"\n", b" ") + b"\n"),

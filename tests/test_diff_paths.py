@@ -25,6 +25,7 @@ from driftd.canonical import dumps
 from driftd.diff import _exclude_regex, _same_fields, diff_objects
 from driftd.diff.filters import IgnoreRule, dotted, ignored
 from driftd.drift import DriftItem
+from tests.conftest import examples
 
 # Keys that DeepDiff writes oddly in its paths (quotes, dots, brackets,
 # backslashes, a leading "__") are in here on purpose.
@@ -155,13 +156,13 @@ def _numbers_in_lists(value: Any, in_list: bool = False) -> bool:
     return in_list and isinstance(value, (int, float))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(OBJECTS, OBJECTS)
 def test_same_items_as_deepdiff_on_any_pair(old: dict[str, Any], new: dict[str, Any]) -> None:
     check(old, new)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(OBJECTS, st.data())
 def test_same_items_as_deepdiff_on_small_edits(old: dict[str, Any], data: st.DataObject) -> None:
     """Mostly-equal pairs, like a live object next to its baseline."""
@@ -271,7 +272,7 @@ def rules(draw: st.DrawFn) -> list[IgnoreRule]:
     return out
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(OBJECTS, OBJECTS, rules())
 def test_ignore_given_to_the_diff_hides_what_filtering_after_hides(
     old: dict[str, Any], new: dict[str, Any], ignore: list[IgnoreRule]
@@ -282,7 +283,7 @@ def test_ignore_given_to_the_diff_hides_what_filtering_after_hides(
     assert dicts(diff_objects(before, after, ignore)) == dicts(want)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(st.lists(KEYS, min_size=1, max_size=4), PATH_GLOBS)
 def test_an_exclude_pattern_only_excludes_what_its_glob_ignores(path: list[str], glob: str) -> None:
     """The DeepDiff pattern of a glob never hides a path the rule itself would not."""

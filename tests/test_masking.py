@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftd.masking import mask, normalize
+from tests.conftest import examples
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_normalize() -> None:
 SECRET = "Zq7vK9xW"
 
 
-@settings(max_examples=300, deadline=1000)
+@settings(max_examples=examples(300), deadline=1000)
 @given(
     # No quote or comment opener before it: those would legitimately swallow the rest.
     prefix=st.text(alphabet=st.characters(blacklist_characters="'\"$-/*#\\`&"), max_size=40),
@@ -85,14 +86,14 @@ def test_string_literals_never_survive(prefix: str, quote: str) -> None:
     assert SECRET not in mask(prefix + " " + sql)
 
 
-@settings(max_examples=500, deadline=1000)
+@settings(max_examples=examples(500), deadline=1000)
 @given(st.text(max_size=300))
 def test_mask_never_raises_and_is_idempotent(text: str) -> None:
     once = mask(text)
     assert mask(once) == once
 
 
-@settings(max_examples=200, deadline=1000)
+@settings(max_examples=examples(200), deadline=1000)
 @given(st.integers() | st.floats(allow_nan=False, allow_infinity=False))
 def test_numbers_never_survive(number: float) -> None:
     out = mask(f"ALTER TABLE t ALTER c SET DEFAULT {number}")
@@ -100,7 +101,7 @@ def test_numbers_never_survive(number: float) -> None:
     assert not re.search(r"\d", out)
 
 
-@settings(max_examples=300, deadline=1000)
+@settings(max_examples=examples(300), deadline=1000)
 @given(st.from_regex(r"PASSWORD\s+'[^']{1,20}'", fullmatch=True), st.text(max_size=50))
 def test_passwords_never_survive(clause: str, tail: str) -> None:
     secret = clause.split("'")[1]
