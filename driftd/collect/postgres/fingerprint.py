@@ -135,11 +135,19 @@ def _term(relname: str, whole: bool, columns: list[str] | None, records: bool) -
     skip = MAINTENANCE_COLUMNS.get(relname)
     if skip is not None:
         whole, columns = False, [c for c in columns or [] if c not in skip]
+    where = pgsql.SQL(" WHERE " + SCOPE[relname] if relname in SCOPE else "")
     if whole:
         # Committed row versions as a multiset of xmin: every insert, update or delete
-        # by a later transaction changes it (a row's ctid adds nothing but cost).
-        row_hash: pgsql.Composable = pgsql.SQL("hashtextextended(xmin::text, 0)")
-    elif columns:
+        # by a later transaction changes it (a row's ctid adds nothing but cost). The
+        # same sum as hashing each row's xmin, hashed once per transaction instead (a
+        # catalog holds few distinct xmins): pg_attribute 384k rows, 85 -> 50 ms.
+        return pgsql.SQL(
+            "(SELECT coalesce(sum(n), 0)::text || ':' || coalesce(sum(n::numeric"
+            " * hashtextextended(x::text, 0)), 0)::text"
+            " FROM (SELECT xmin AS x, count(*) AS n FROM {rel}{where} GROUP BY xmin) g)"
+        ).format(rel=rel, where=where)
+    row_hash: pgsql.Composable = pgsql.SQL("0")
+    if columns:
         secret = SECRET_OPTION_COLUMNS.get(relname, frozenset())
         cols = pgsql.SQL(", ").join(
             _masked(c) if c in secret else pgsql.Identifier(c) for c in columns
@@ -148,9 +156,6 @@ def _term(relname: str, whole: bool, columns: list[str] | None, records: bool) -
             "hash_record_extended(ROW({}), 0)" if records else "hashtextextended(ROW({})::text, 0)"
         )
         row_hash = pgsql.SQL(template).format(cols)
-    else:
-        row_hash = pgsql.SQL("0")
-    where = pgsql.SQL(" WHERE " + SCOPE[relname] if relname in SCOPE else "")
     return pgsql.SQL(
         "(SELECT count(*)::text || ':' || coalesce(sum({hash}), 0)::text FROM {rel}{where})"
     ).format(hash=row_hash, rel=rel, where=where)
@@ -197,8 +202,15 @@ def fingerprint(target: Target) -> str:
 
 def _role_sum(rows: list[tuple[list[str], int, int | None]], target: Target) -> str:
     kept = []
+    wanted: dict[str, bool] = {}  # a role is named in many rows: its globs matched once
+
+    def wants(role: str) -> bool:
+        if role not in wanted:
+            wanted[role] = target.wants_role(role)
+        return wanted[role]
+
     for roles, whole, name_only in rows:
-        if not roles or any(target.wants_role(r) for r in roles):
+        if not roles or any(wants(r) for r in roles):
             kept.append(whole)
         elif name_only is not None:
             kept.append(name_only)

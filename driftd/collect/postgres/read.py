@@ -36,7 +36,7 @@ from driftd.errors import CollectError
 from driftd.kinds import KINDS, Kind
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
+    from driftd.collect.url import URL
 
 Row = Any  # a psycopg namedtuple row
 # A query's rows: already fetched, or an executed cursor whose rows the builder fetches.
