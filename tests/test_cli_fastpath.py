@@ -270,3 +270,39 @@ def test_the_no_change_process_imports_no_sqlalchemy_nor_differ(
     )
     assert project.record()["at"] == before, done.stderr  # reused
     assert json.loads(done.stderr.splitlines()[-1]) == [0, []]
+
+
+def test_a_role_nothing_here_refers_to_leaves_the_fingerprint(cluster: PrivateCluster) -> None:
+    """Another application creating and dropping its roles on a shared server costs no
+    full snapshot; a role that something here depends on, or that a watched role is a
+    member of, counts by its name (a rename shows in owners, grants and member_of)."""
+    from driftd.collect.postgres.fingerprint import fingerprint
+
+    target = Target(environment="t", url=cluster.url("fp_roles"), roles=("fpw_*",))
+    with cluster.connect() as admin:
+        admin.execute("CREATE DATABASE fp_roles")
+        admin.execute("CREATE ROLE fpw_app; CREATE ROLE other_a; CREATE ROLE other_b")
+    try:
+        with cluster.connect("fp_roles") as conn:
+            conn.execute("CREATE TABLE t (id int)")
+        before = fingerprint(target)
+        with cluster.connect() as admin:
+            admin.execute("CREATE ROLE other_new")
+            admin.execute("ALTER ROLE other_a PASSWORD 'x'")
+        assert fingerprint(target) == before
+        for grant, rename in (
+            ("GRANT SELECT ON t TO other_a", "ALTER ROLE other_a RENAME TO other_a2"),
+            ("GRANT other_b TO fpw_app", "ALTER ROLE other_b RENAME TO other_b2"),
+        ):
+            with cluster.connect("fp_roles") as conn:
+                conn.execute(grant)  # type: ignore[arg-type]
+            granted = fingerprint(target)
+            assert granted != before
+            with cluster.connect() as admin:
+                admin.execute(rename)  # type: ignore[arg-type]
+            before = fingerprint(target)
+            assert before != granted
+    finally:
+        with cluster.connect() as admin:
+            admin.execute("DROP DATABASE fp_roles WITH (FORCE)")
+            admin.execute("DROP ROLE IF EXISTS fpw_app, other_a2, other_b2, other_new")
