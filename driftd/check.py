@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftd import snapshot
 from driftd.canonical import dumps, loads
 from driftd.config import Config, ResolvedEnvironment
 from driftd.diff import diff_objects
@@ -28,6 +27,7 @@ from driftd.errors import DriftdError
 from driftd.rules import RuleSet
 
 if TYPE_CHECKING:
+    from driftd import snapshot
     from driftd.attribute.sources.state import AuditState
     from driftd.collect import Target
 
@@ -57,7 +57,9 @@ def _differing(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str,
     """The objects of a compact baseline (``snapshot.CompactObjects``) whose bytes differ
     from the live ones', parsed, and those live objects, plus every object on one side
     only: all that ``diff_objects`` reports on (it skips equal objects itself)."""
-    if not isinstance(before, snapshot.CompactObjects):
+    from driftd.snapshot import CompactObjects
+
+    if not isinstance(before, CompactObjects):
         return before, after
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
@@ -141,6 +143,8 @@ def _full(
     env: ResolvedEnvironment, rules: RuleSet, for_store: bool, fast: FastPath | None
 ) -> Evaluated | EnvironmentReport:
     """Snapshot, read the baseline, diff, apply the rules."""
+    from driftd import snapshot  # not for a reused check: it needs the fingerprint only
+
     seen = fast.before_full(env) if fast is not None else None
     try:
         # Read side by side; the baseline kept as bytes, the objects that differ parsed.
@@ -333,6 +337,8 @@ def check(
 
 def compare(left: ResolvedEnvironment, right: ResolvedEnvironment) -> Report:
     """Diff two live environments: ``left`` plays the baseline, ``right`` the live side."""
+    from driftd import snapshot
+
     rules = RuleSet(left.config.rules)
     label = f"{left.name}..{right.name}"
     # Both sides whole: the server's own objects are compared too, whoever reports them.

@@ -42,8 +42,8 @@ from psycopg import sql as pgsql
 
 from driftd.collect import Target
 from driftd.collect.postgres.acl import SECRET_WORDS
+from driftd.collect.postgres.connect import _connect_params
 from driftd.collect.postgres.errors import _connect_error, make_url
-from driftd.collect.postgres.read import _connect_params
 
 # SQL files that are not part of a snapshot (lock diagnosis after a lock timeout).
 NOT_SNAPSHOT = frozenset({"lock_holders"})
