@@ -31,6 +31,9 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 PY = sys.executable
+sys.path.insert(0, str(BENCH))
+
+import timing  # noqa: E402  (bench/timing.py, beside this script)
 
 
 def measured(cmd: list[str], ok: tuple[int, ...] = (0,)) -> dict[str, Any]:
@@ -50,16 +53,8 @@ def measured(cmd: list[str], ok: tuple[int, ...] = (0,)) -> dict[str, Any]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=5432)
-    ap.add_argument("--user", default="postgres")
-    ap.add_argument("--db", default="driftd_bench")
-    ap.add_argument("--role-prefix", default="bb_")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap = timing.database_options(__doc__, BENCH / "results")
     ap.add_argument("--work", type=Path, default=BENCH / "work")
-    ap.add_argument("--out", type=Path, default=BENCH / "results")
     a = ap.parse_args()
 
     work = a.work / f"cli-{a.db}"
