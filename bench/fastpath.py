@@ -15,7 +15,6 @@ database that ``bench/generate.py`` builds (``python bench/run.py`` builds it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -37,16 +36,7 @@ from driftd.config.load import parse  # noqa: E402
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=5432)
-    ap.add_argument("--user", default="postgres")
-    ap.add_argument("--db", default="driftd_bench")
-    ap.add_argument("--role-prefix", default="bb_")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=BENCH / "results")
-    a = ap.parse_args()
+    a = timing.database_options(__doc__, BENCH / "results").parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="driftd-fastpath-"))
     url = f"postgresql+psycopg://{a.user}@{a.host}:{a.port}/{a.db}"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftd import snapshot
+from driftd.canonical import dumps, loads
 from driftd.config import Config, ResolvedEnvironment
 from driftd.diff import diff_objects
 from driftd.diff.filters import IgnoreRule
@@ -27,7 +27,9 @@ from driftd.errors import DriftdError
 from driftd.rules import RuleSet
 
 if TYPE_CHECKING:
+    from driftd import snapshot
     from driftd.attribute.sources.state import AuditState
+    from driftd.collect import Target
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,33 @@ def evaluate(
     """Drift items of ``live`` against ``baseline``, with ids, severity and rules
     (``hidden``: the keys of changed objects the ignore rules hid entirely)."""
     # The ignore rules reach the diff itself (ignored subtrees are never walked).
-    items = diff_objects(baseline["objects"], live["objects"], ignore, hidden)
+    before, after = _differing(baseline["objects"], live["objects"])
+    items = diff_objects(before, after, ignore, hidden)
     for item in items:
         item.id = drift_id(label, item.object, item.path, item.after)
         rules.apply(item, live["objects"])
     return sort_items(items)
+
+
+def _differing(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The objects of a compact baseline (``snapshot.CompactObjects``) whose bytes differ
+    from the live ones', parsed, and those live objects, plus every object on one side
+    only: all that ``diff_objects`` reports on (it skips equal objects itself)."""
+    from driftd.snapshot import CompactObjects
+
+    if not isinstance(before, CompactObjects):
+        return before, after
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for key, value in after.items():
+        raw = before.get(key)
+        if raw is None or raw != dumps(value):
+            new[key] = value
+            if raw is not None:
+                old[key] = loads(raw)
+    for key in before.keys() - after.keys():
+        old[key] = loads(before[key])
+    return old, new
 
 
 def check_environment(
@@ -119,9 +143,12 @@ def _full(
     env: ResolvedEnvironment, rules: RuleSet, for_store: bool, fast: FastPath | None
 ) -> Evaluated | EnvironmentReport:
     """Snapshot, read the baseline, diff, apply the rules."""
+    from driftd import snapshot  # not for a reused check: it needs the fingerprint only
+
     seen = fast.before_full(env) if fast is not None else None
     try:
-        baseline, live = snapshot.take_with_baseline(env)  # read side by side
+        # Read side by side; the baseline kept as bytes, the objects that differ parsed.
+        baseline, live = snapshot.take_with_baseline(env, compact=True)
     except DriftdError as exc:
         log.info("%s: check failed: %s", env.name, exc.message)
         return EnvironmentReport(name=env.name, status="error", error=str(exc))
@@ -129,7 +156,7 @@ def _full(
     hidden: list[str] = []
     out = Evaluated(evaluate(env.name, baseline, live, rules, ignore, hidden))
     out.ignored, out.reference = len(hidden), reference_of(baseline)
-    if for_store or seen is not None:
+    if for_store:
         # The hash of the very baseline diffed here (not a second read of the file).
         out.baseline_hash = snapshot.content_hash(baseline)
         out.snapshot_hash = snapshot.content_hash(live)
@@ -154,6 +181,9 @@ class _Seen:
     fingerprint: str
     baseline: tuple[int, ...]
     generation: int = 0
+    key: str = ""  # CheckCache: what else decides the result (settings, rules, code)
+    digest: str | None = None  # CheckCache: the baseline's sha256 when its stamp is racy
+    at: float = 0.0  # when it was read (the clock of its FastPath)
 
 
 @dataclass(frozen=True)
@@ -196,9 +226,10 @@ class FastPath:
             read = fingerprinter(target)
             if read is None:
                 return None
+            at = self._clock()
             stamp = _stamp(env.baseline_path)  # first: a file written during the read differs
             generation = self._generation
-            return _Seen(read(target), stamp, generation)
+            return self._seen(env, target, _Seen(read(target), stamp, generation, at=at))
         except DriftdError as exc:
             return exc
         except Exception as exc:  # the full check reports what is wrong
@@ -211,17 +242,15 @@ class FastPath:
             log.info("%s: check failed: %s", env.name, seen.message)
             return EnvironmentReport(name=env.name, status="error", error=str(seen))
         with self._lock:
-            last = self._last.get(env.name)
             if seen is not None:
                 self._pending[env.name] = seen
             else:  # no fingerprint now: an older one must not pair with this full check
                 self._pending.pop(env.name, None)
-        if (
-            seen is None
-            or last is None
-            or last.seen != seen
-            or self._clock() - last.at >= env.settings.full_snapshot_every
-        ):
+        last = self._recall(env) if seen is not None else None
+        if seen is None or last is None or not self._same(env, last.seen, seen):
+            return None
+        age = self._clock() - last.at
+        if not 0 <= age < env.settings.full_snapshot_every:
             return None
         self.reused += 1
         log.debug("%s: catalog and baseline unchanged: the last full check is reused", env.name)
@@ -249,6 +278,18 @@ class FastPath:
                 return  # started before a reload: computed with the old rules
             self._last[env.name] = _Full(seen, kept, self._clock())
 
+    # -- what subclasses change (CheckCache: on disk, across processes) ----------
+
+    def _seen(self, env: ResolvedEnvironment, target: Target, seen: _Seen) -> _Seen:
+        return seen
+
+    def _recall(self, env: ResolvedEnvironment) -> _Full | None:
+        with self._lock:
+            return self._last.get(env.name)
+
+    def _same(self, env: ResolvedEnvironment, last: _Seen, now: _Seen) -> bool:
+        return last == replace(now, at=last.at)
+
     def forget(self) -> None:
         with self._lock:
             self._generation += 1
@@ -275,19 +316,29 @@ def _state(config: Config, given: AuditState | None) -> Iterator[tuple[AuditStat
         yield opened
 
 
-def check(config: Config, selected: list[ResolvedEnvironment], attribution: bool = True) -> Report:
-    """Check each of ``selected`` (resolved from ``config`` by the caller)."""
+def check(
+    config: Config,
+    selected: list[ResolvedEnvironment],
+    attribution: bool = True,
+    fast: FastPath | None = None,
+) -> Report:
+    """Check each of ``selected`` (resolved from ``config`` by the caller); ``fast``:
+    the no-change fast path to use (``driftd check``'s is on disk, ``check_cache``)."""
     rules = RuleSet(config.rules)
     if not attribution or not any(env.audit for env in selected):
-        return Report([check_environment(env, rules, attribution) for env in selected])
+        return Report([check_environment(env, rules, attribution, fast=fast) for env in selected])
     with _state(config, None) as (state, problems):
         for problem in problems:
             log.warning("attribution: %s", problem)
-        return Report([check_environment(env, rules, True, audit_state=state) for env in selected])
+        return Report(
+            [check_environment(env, rules, True, audit_state=state, fast=fast) for env in selected]
+        )
 
 
 def compare(left: ResolvedEnvironment, right: ResolvedEnvironment) -> Report:
     """Diff two live environments: ``left`` plays the baseline, ``right`` the live side."""
+    from driftd import snapshot
+
     rules = RuleSet(left.config.rules)
     label = f"{left.name}..{right.name}"
     # Both sides whole: the server's own objects are compared too, whoever reports them.

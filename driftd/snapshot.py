@@ -9,6 +9,7 @@ change is a few lines of ``git diff``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
@@ -17,7 +18,7 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from driftd import canonical, kinds
 from driftd.collect import Collected, Target, collect, collector
@@ -62,9 +63,13 @@ def stable(snapshot: Snapshot) -> Snapshot:
 
 def content_hash(snapshot: Snapshot) -> str:
     """Hash of everything that is diffed (objects and engine dialect)."""
-    return canonical.content_hash(
-        {"engine": stable(snapshot)["engine"], "objects": snapshot["objects"]}
-    )
+    engine, objects = stable(snapshot)["engine"], snapshot["objects"]
+    if not isinstance(objects, CompactObjects):
+        return canonical.content_hash({"engine": engine, "objects": objects})
+    # The same bytes canonical.dumps writes for the parsed objects (keys sorted).
+    parts = [canonical.dumps(k) + b":" + objects[k] for k in sorted(objects)]
+    data = b'{"engine":' + canonical.dumps(engine) + b',"objects":{' + b",".join(parts) + b"}}"
+    return hashlib.blake2b(data, digest_size=16).hexdigest()  # as canonical.content_hash
 
 
 def to_bytes(snapshot: Snapshot) -> bytes:
@@ -145,13 +150,16 @@ def write_baseline(env: ResolvedEnvironment, data: bytes) -> Path:
     return path
 
 
-def read(path: Path, what: str = "snapshot") -> Snapshot:
-    """Load a snapshot or baseline file and check its format."""
+def read(path: Path, what: str = "snapshot", compact: bool = False) -> Snapshot:
+    """Load a snapshot or baseline file and check its format. ``compact``: its
+    objects as :class:`CompactObjects` (each one's canonical bytes, a quarter of
+    the memory of the parsed objects), for a check that parses only what differs."""
     try:
-        raw = path.read_bytes()
         with canonical.gc_paused():  # a large baseline parses twice as fast
-            data = canonical.loads(raw)
-        del raw
+            with path.open("rb") as fh:
+                data = _stream(fh, compact)
+            if data is None:  # not laid out as driftd writes it: parsed whole
+                data = _compacted(canonical.loads(path.read_bytes()), compact)
     except FileNotFoundError:
         raise BaselineError(f"{what} file {path} does not exist") from None
     except OSError as exc:
@@ -172,6 +180,80 @@ def read(path: Path, what: str = "snapshot") -> Snapshot:
     return data
 
 
+class CompactObjects(dict[str, bytes]):
+    """A snapshot's objects map holding each object's canonical bytes
+    (``canonical.dumps``) instead of the object: what a check keeps of the
+    baseline while it reads the live database (``check.evaluate`` compares the
+    bytes and parses the objects that differ)."""
+
+
+# How dumps_pretty lays out a document's objects: the map opens at two spaces, each
+# object's key at four (raw newlines occur in JSON only between tokens).
+_OBJECTS_OPEN = b'\n  "objects": {\n'
+_OBJECTS_CLOSE = b"\n  }"
+_NEXT_OBJECT = b',\n    "'
+READ_BLOCK = 1 << 20
+
+
+def _stream(fh: BinaryIO, compact: bool) -> Snapshot | None:
+    """A document read and parsed a megabyte of objects at a time: parsing a 58 MB
+    baseline whole held the file and orjson's own tree of it at once (170 MB more
+    at the peak of a check). None when the file is not laid out as
+    ``dumps_pretty`` writes it (a hand-edited one), or a part does not parse: the
+    caller parses it whole, which also says what is wrong."""
+    start, found = bytearray(), -1
+    while found < 0:
+        block = fh.read(READ_BLOCK)
+        if not block:
+            return None
+        start += block
+        found = start.find(_OBJECTS_OPEN, max(0, len(start) - len(block) - len(_OBJECTS_OPEN)))
+    head, buf = bytes(start[:found]), bytes(start[found + len(_OBJECTS_OPEN) - 1 :])
+    del start  # buf: from the newline before the first object
+    objects: dict[str, Any] = CompactObjects() if compact else {}
+    try:
+        while (end := buf.find(_OBJECTS_CLOSE)) < 0:
+            cut = buf.rfind(_NEXT_OBJECT)
+            if cut > 0:
+                _add(objects, buf[:cut], compact)
+                buf = buf[cut + 1 :]  # from the newline
+            block = fh.read(READ_BLOCK)
+            if not block:
+                return None
+            buf += block
+        if end > 0:
+            _add(objects, buf[:end], compact)
+        doc = canonical.loads(
+            head + b'\n  "objects": {}' + buf[end + len(_OBJECTS_CLOSE) :] + fh.read()
+        )
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    doc["objects"] = objects
+    return doc
+
+
+def _add(objects: dict[str, Any], part: bytes, compact: bool) -> None:
+    parsed = canonical.loads(b"{" + part + b"}")
+    if compact:
+        parsed = {k: _exact(canonical.dumps(v)) for k, v in parsed.items()}
+    objects.update(parsed)
+
+
+def _exact(data: bytes) -> bytes:
+    """A copy of exactly its size: orjson's bytes keep the buffer they grew in (the
+    13k objects of a 10k-table baseline: 34 MB of JSON took 90 MB)."""
+    return memoryview(data).tobytes()
+
+
+def _compacted(doc: Any, compact: bool) -> Any:
+    if compact and isinstance(doc, dict) and isinstance(doc.get("objects"), dict):
+        objects = doc["objects"]
+        doc["objects"] = CompactObjects((k, _exact(canonical.dumps(v))) for k, v in objects.items())
+    return doc
+
+
 def _migrated_objects(objects: dict[str, Any], path: Path, what: str) -> dict[str, Any]:
     """The objects of a document with keys written before the quoting rule re-keyed.
 
@@ -190,7 +272,7 @@ def _migrated_objects(objects: dict[str, Any], path: Path, what: str) -> dict[st
         ) from None
     if not changed:
         return objects
-    return {changed.get(k, k): v for k, v in objects.items()}
+    return type(objects)((changed.get(k, k), v) for k, v in objects.items())
 
 
 def _baseline_path(env: ResolvedEnvironment) -> Path:
@@ -206,7 +288,9 @@ def _missing_baseline(env: ResolvedEnvironment) -> BaselineError:
     )
 
 
-def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
+def take_with_baseline(
+    env: ResolvedEnvironment, compact: bool = False
+) -> tuple[Snapshot, Snapshot]:
     """The baseline of ``environment`` and its live snapshot, read at the same time.
 
     The baseline is parsed on a thread while the collector waits for the
@@ -224,7 +308,7 @@ def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
         try:
             if not path.exists():
                 raise _missing_baseline(env)
-            loaded.append(read(path, "baseline"))
+            loaded.append(read(path, "baseline", compact))
         except BaseException as exc:  # raised on the calling thread
             failed.append(exc)
 
@@ -252,9 +336,9 @@ def take_with_baseline(env: ResolvedEnvironment) -> tuple[Snapshot, Snapshot]:
     baseline = loaded[0]
     if not env.cluster_objects:  # leave them out of an older baseline as well
         server_own = {k.name for k in kinds.KINDS.values() if k.cluster_wide}
-        baseline["objects"] = {
-            k: v for k, v in baseline["objects"].items() if kinds.kind_of(k) not in server_own
-        }
+        baseline["objects"] = type(baseline["objects"])(
+            (k, v) for k, v in baseline["objects"].items() if kinds.kind_of(k) not in server_own
+        )
     return baseline, build(env.name, collected, keys)
 
 

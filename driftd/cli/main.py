@@ -397,25 +397,34 @@ def _unified(path: Path, new: dict[str, Any]) -> str:
 
 
 def _emit(report: Any, fmt: str) -> None:
+    if fmt == "json":  # driftd.report.to_json, without importing rich for it
+        click.echo(canonical.dumps_pretty(report.to_json()).decode(), nl=False)
+        return
     from driftd import report as rep
 
-    if fmt == "json":
-        click.echo(rep.to_json(report), nl=False)
-    else:
-        rep.render_text(report, rep.console())
+    rep.render_text(report, rep.console())
 
 
 @cli.command()
 @click.argument("envs", nargs=-1, metavar="[ENV]...")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--no-attribution", is_flag=True, help="Skip audit-log correlation.")
+@click.option(
+    "--full", is_flag=True, help="Take the full snapshot even when the catalog is unchanged."
+)
 @pass_state
-def check(state: State, envs: tuple[str, ...], fmt: str, no_attribution: bool) -> None:
-    """Diff live ENVs (default: all) against their baselines. Exit 0 clean, 1 drift, 2 error."""
+def check(state: State, envs: tuple[str, ...], fmt: str, no_attribution: bool, full: bool) -> None:
+    """Diff live ENVs (default: all) against their baselines. Exit 0 clean, 1 drift, 2 error.
+
+    When a PostgreSQL catalog, the baseline file and the settings are what they were
+    at the last full check (younger than full_snapshot_every), its result is reused
+    from [driftd] cache_dir; --full takes the snapshot anyway."""
     from driftd.check import check as run_check
+    from driftd.check_cache import CheckCache, cache_dir
 
     config = state.config
-    report = run_check(config, config.resolve_all(envs), attribution=not no_attribution)
+    fast = CheckCache(cache_dir(config), full=full)
+    report = run_check(config, config.resolve_all(envs), not no_attribution, fast)
     _emit(report, fmt)
     exit_with(report.exit_code)
 

@@ -72,6 +72,9 @@ class DriftdSection(_Strict):
     # /healthz answers 503 when the daemon's newest successful check is older than
     # this (0: off); set it above the longest schedule.
     healthz_max_check_age: Duration = 0.0
+    # Where `driftd check` keeps its no-change fast path (relative to this file); unset:
+    # driftd-cache/ next to a SQLite state store, else $XDG_CACHE_HOME/driftd.
+    cache_dir: str | None = None
 
 
 class Migrations(_Strict):
@@ -121,8 +124,9 @@ class Environment(_Strict):
     attribution_lookback: Duration = 86400.0  # 24h
     # How long drift first seen without an author is looked up again (late audit data).
     late_attribution: Duration = 3600.0  # 1h
-    # The daemon's no-change fast path (PostgreSQL): while the catalog fingerprint and
-    # the baseline file are unchanged the last full check is reused, but a full
+    # The no-change fast path (PostgreSQL; the daemon's, and `driftd check`'s through
+    # [driftd] cache_dir): while the catalog fingerprint and the baseline file are
+    # unchanged the last full check is reused, but a full
     # snapshot still runs at least this often; 0 turns the fast path off.
     full_snapshot_every: Duration = 3600.0  # 1h
     # Roles, tablespaces and server settings belong to the server, not the database:

@@ -40,10 +40,34 @@ options.
 
 from __future__ import annotations
 
-from driftd.collect.postgres.acl import Acl as _Acl
-from driftd.collect.postgres.errors import LOCK_HINT, _statement
-from driftd.collect.postgres.read import _read, collect, declared_kinds
-from driftd.errors import CollectError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from driftd.collect.postgres.acl import Acl as _Acl
+    from driftd.collect.postgres.errors import LOCK_HINT, _statement
+    from driftd.collect.postgres.read import _read, collect, declared_kinds
+    from driftd.errors import CollectError
+
+# Imported when first used: the catalog fingerprint (the no-change fast path of
+# `driftd check`) lives in this package and needs neither the read loop nor the kinds.
+_EXPORTS = {
+    "LOCK_HINT": ("driftd.collect.postgres.errors", "LOCK_HINT"),
+    "CollectError": ("driftd.errors", "CollectError"),
+    "_Acl": ("driftd.collect.postgres.acl", "Acl"),
+    "_read": ("driftd.collect.postgres.read", "_read"),
+    "_statement": ("driftd.collect.postgres.errors", "_statement"),
+    "collect": ("driftd.collect.postgres.read", "collect"),
+    "declared_kinds": ("driftd.collect.postgres.read", "declared_kinds"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _EXPORTS[name]
+    return getattr(importlib.import_module(module), attr)
+
 
 __all__ = [
     "LOCK_HINT",

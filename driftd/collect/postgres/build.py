@@ -365,36 +365,42 @@ class Builder:
         return out
 
     def _indexes(self, rows: list[Row]) -> None:
-        relations = self.relations
-        for r in rows:
-            rel = relations.get(r.relid)
-            if rel is not None and "indexes" in rel:
-                rel["indexes"][r.name] = {
-                    "definition": r.definition,
-                    "unique": r.is_unique,
-                    "status": r.status,
-                    "tablespace": r.tablespace,
-                }
+        self._named_parts(rows, "indexes", _index)
 
     def _policies(self, rows: list[Row]) -> None:
-        relations = self.relations
-        for r in rows:
-            rel = relations.get(r.relid)
-            if rel is not None and "policies" in rel:
-                rel["policies"][r.name] = {
-                    "command": POLICY_COMMAND[r.command],
-                    "permissive": r.permissive,
-                    "roles": sorted(r.roles),
-                    "using": r.using_expr,
-                    "with_check": r.with_check,
-                }
+        self._named_parts(rows, "policies", _policy)
 
     def _rules(self, rows: list[Row]) -> None:
+        self._named_parts(rows, "rules", _rule)
+
+    def _named_parts(self, rows: list[Row], section: str, shape: Callable[[Row], Obj]) -> None:
+        """Each row's part (``shape(row)``) under ``section`` of its relation, by name,
+        for the relations that have that section (tables, materialized views)."""
         relations = self.relations
         for r in rows:
             rel = relations.get(r.relid)
-            if rel is not None and "rules" in rel:
-                rel["rules"][r.name] = {
-                    "definition": r.definition,
-                    "enabled": TRIGGER_ENABLED[r.enabled],
-                }
+            if rel is not None and section in rel:
+                rel[section][r.name] = shape(r)
+
+
+def _index(r: Row) -> Obj:
+    return {
+        "definition": r.definition,
+        "unique": r.is_unique,
+        "status": r.status,
+        "tablespace": r.tablespace,
+    }
+
+
+def _policy(r: Row) -> Obj:
+    return {
+        "command": POLICY_COMMAND[r.command],
+        "permissive": r.permissive,
+        "roles": sorted(r.roles),
+        "using": r.using_expr,
+        "with_check": r.with_check,
+    }
+
+
+def _rule(r: Row) -> Obj:
+    return {"definition": r.definition, "enabled": TRIGGER_ENABLED[r.enabled]}

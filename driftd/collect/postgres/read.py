@@ -26,6 +26,7 @@ from driftd.canonical import gc_paused
 from driftd.collect import Collected, Target
 from driftd.collect.postgres import queries
 from driftd.collect.postgres.build import COLUMN_FIELDS, CONSTRAINT_FIELDS, Builder
+from driftd.collect.postgres.connect import _connect_params as _connect_params
 from driftd.collect.postgres.errors import (
     _connect_error,
     _lock_error,
@@ -36,7 +37,7 @@ from driftd.errors import CollectError
 from driftd.kinds import KINDS, Kind
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
+    from driftd.collect.url import URL
 
 Row = Any  # a psycopg namedtuple row
 # A query's rows: already fetched, or an executed cursor whose rows the builder fetches.
@@ -120,29 +121,6 @@ def _read_once(
         raise _read_error(exc, target, where) from exc
     finally:
         conn.close()
-
-
-def _connect_params(url: URL, connect_timeout: float) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    # URL query options (sslmode, host=/socket/dir, ...) are libpq options too.
-    for key, value in url.query.items():
-        params[key] = ",".join(value) if isinstance(value, tuple) else value
-    parts = {
-        "host": url.host,
-        "port": url.port,
-        "user": url.username,
-        "password": url.password,
-        "dbname": url.database,
-    }
-    params.update((k, v) for k, v in parts.items() if v is not None)
-    params.update(
-        # libpq takes whole seconds and treats 1 as 2; 0 would mean "wait forever".
-        connect_timeout=max(2, round(connect_timeout)),
-        application_name="driftd",
-        autocommit=True,  # the transaction is explicit: BEGIN ... COMMIT below
-        prepare_threshold=None,  # nothing repeats; also safe behind pgbouncer
-    )
-    return params
 
 
 def _begin(conn: psycopg.Connection[Row], target: Target) -> None:

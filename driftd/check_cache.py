@@ -1,0 +1,201 @@
+"""The no-change fast path of ``driftd check`` (a process of its own): kept on disk.
+
+The daemon remembers its last full check in memory (:class:`driftd.check.FastPath`).
+A ``driftd check`` process has nothing in memory, so it keeps the same record in a
+small file per environment (``<cache_dir>/<env>.<hash>.json``, JSON, mode 0600,
+written atomically): the catalog fingerprint and the baseline file's stamp read
+before the last full check, a hash of everything else that decides the result
+(the resolved environment settings, the rules, the driftd version and code), its
+evaluated drift items and the wall-clock time. When all of them match now and the
+record is younger than ``full_snapshot_every``, the items are used again; the
+output is the full check's. Attribution runs as always.
+
+Nothing here imports SQLAlchemy or the differ: the no-change path needs psycopg
+(the fingerprint) and the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import driftd
+from driftd.check import Evaluated, FastPath, _Full, _Seen
+from driftd.collect import url as urls
+from driftd.drift import DriftItem
+from driftd.errors import DriftdError
+
+if TYPE_CHECKING:
+    from driftd.collect import Target
+    from driftd.config import Config, ResolvedEnvironment
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = "driftd.check-cache/1"
+# A baseline changed this recently may be rewritten within the same timestamp tick
+# without its stamp changing (git's "racy clean"): its content hash is kept too.
+RACY_NS = 2_000_000_000
+
+
+def cache_dir(config: Config) -> Path:
+    """``[driftd] cache_dir`` (relative to the config file); else ``driftd-cache/`` next
+    to a SQLite state store (``state_url``); else ``$XDG_CACHE_HOME/driftd``
+    (``~/.cache/driftd``), e.g. with a PostgreSQL state store."""
+    if config.driftd.cache_dir:
+        return config.resolve_path(config.driftd.cache_dir, "driftd.cache_dir")
+    state = urls.parse(config.driftd.state_url)
+    if state and state.drivername.startswith("sqlite") and state.database not in (None, ""):
+        with contextlib.suppress(DriftdError):  # e.g. ${STATE_DIRECTORY} unset here
+            if state.database != ":memory:":
+                return config.resolve_path(state.database or "").parent / "driftd-cache"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path(os.path.expanduser("~")) / ".cache"
+    return base / "driftd"
+
+
+class CheckCache(FastPath):
+    """:class:`FastPath` with its memory in files, for ``driftd check``.
+
+    ``full``: never reuse (``driftd check --full``), but still remember the result.
+    A directory that cannot be written costs one warning and full checks."""
+
+    def __init__(self, directory: Path, full: bool = False) -> None:
+        super().__init__(clock=time.time)  # wall clock: the record outlives the process
+        self.directory = directory
+        self.full = full
+        self._warned = False
+
+    def file(self, env: ResolvedEnvironment) -> Path:
+        where = f"{os.path.abspath(env.config.base_dir)}\0{env.name}"
+        return self.directory / f"{env.name}.{_sha(where)[:16]}.json"
+
+    def _seen(self, env: ResolvedEnvironment, target: Target, seen: _Seen) -> _Seen:
+        digest = None
+        if seen.baseline and time.time_ns() - seen.baseline[-1] < RACY_NS:
+            digest = _file_digest(env.baseline_path)
+        return _Seen(
+            seen.fingerprint,
+            seen.baseline,
+            seen.generation,
+            key=settings_key(env, target),
+            digest=digest,
+            at=seen.at,
+        )
+
+    def _recall(self, env: ResolvedEnvironment) -> _Full | None:
+        if self.full:
+            return None
+        try:
+            data = json.loads(self.file(env).read_bytes())
+            if data.get("format") != CACHE_FORMAT or data.get("environment") != env.name:
+                return None
+            seen = _Seen(
+                str(data["fingerprint"]),
+                tuple(int(n) for n in data["baseline"]),
+                key=str(data["key"]),
+                digest=data.get("baseline_sha256"),
+                at=float(data["at"]),
+            )
+            items = [DriftItem.from_json(i) for i in data["items"]]
+            evaluated = Evaluated(
+                items,
+                data.get("baseline_hash"),
+                data.get("snapshot_hash"),
+                None,
+                int(data.get("ignored", 0)),
+                data.get("reference"),
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable or damaged
+            log.debug("%s: check cache not used (%s)", env.name, exc)
+            return None
+        return _Full(seen, evaluated, seen.at)
+
+    def _same(self, env: ResolvedEnvironment, last: _Seen, now: _Seen) -> bool:
+        if (last.fingerprint, last.baseline, last.key) != (now.fingerprint, now.baseline, now.key):
+            return False
+        # Racy when remembered: compare the content (hashed now unless just hashed).
+        return last.digest is None or last.digest == (now.digest or _file_digest(env.baseline_path))
+
+    def remember(self, env: ResolvedEnvironment, seen: _Seen, out: Evaluated) -> None:
+        record = {
+            "format": CACHE_FORMAT,
+            "driftd": driftd.__version__,
+            "environment": env.name,
+            "key": seen.key,
+            "fingerprint": seen.fingerprint,
+            "baseline": list(seen.baseline),
+            "baseline_sha256": seen.digest,
+            "at": seen.at,  # when the full check started: its age counts from there
+            "items": [i.to_json() for i in out.items],
+            "ignored": out.ignored,
+            "reference": out.reference,
+            "baseline_hash": out.baseline_hash,
+            "snapshot_hash": out.snapshot_hash,
+        }
+        from driftd.snapshot import write_atomic
+
+        try:
+            write_atomic(self.file(env), json.dumps(record).encode(), mode=0o600)
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "cannot write the check cache in %s (%s): every check takes a full "
+                    "snapshot; set [driftd] cache_dir to a writable directory",
+                    self.directory,
+                    exc.strerror or exc,
+                )
+
+
+def settings_key(env: ResolvedEnvironment, target: Target) -> str:
+    """A hash of everything besides the catalog and the baseline file that decides
+    the drift items: the environment's settings as resolved, the database (its URL
+    without the password), the rules, and driftd's version and code."""
+    parsed = urls.parse(target.url)
+    database = parsed.set(None).render() if parsed else target.display_url
+    decided = {
+        "driftd": [driftd.__version__, _code_stamp()],
+        "environment": env.name,
+        "settings": env.settings.model_dump(mode="json"),
+        "cluster_objects": env.cluster_objects,
+        "baseline": os.path.abspath(env.baseline_path),
+        "database": database,
+        "rules": env.config.rules.model_dump(mode="json"),
+    }
+    return _sha(json.dumps(decided, sort_keys=True, default=str))
+
+
+@functools.cache
+def _code_stamp() -> str:
+    """Size and mtime of every file of the installed package: a development tree
+    changed under the same version number is other code (a few ms)."""
+    root = Path(driftd.__file__).parent
+    stamps = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            if name.endswith((".py", ".sql")):
+                st = os.stat(os.path.join(dirpath, name))
+                stamps.append(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}")
+    return _sha("\n".join(stamps))
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
