@@ -19,7 +19,20 @@ def load(path: Path) -> Config:
 
 def parse(text: str, path: Path) -> Config:
     """The whole config, every typed table checked (errors name the key and line)."""
-    from driftd.alerts import validate as validate_alerts
-    from driftd.attribute.sources import validate as validate_audit
+    return parse_structure(text, path, typed=(_audit, _alerts))
 
-    return parse_structure(text, path, typed=(validate_audit, validate_alerts))
+
+# Each registry is imported only when the config has a table for it: a config
+# without [audit] or [alerts] starts without their modules (driftd config validate).
+def _audit(config: Config) -> None:
+    if config.audit:
+        from driftd.attribute.sources import validate
+
+        validate(config)
+
+
+def _alerts(config: Config) -> None:
+    if config.alerts:
+        from driftd.alerts import validate
+
+        validate(config)
