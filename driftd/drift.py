@@ -71,11 +71,11 @@ class DriftItem:
         )
 
 
-def value_at(obj: Any, path: Iterable[Any]) -> Any:
-    """The value at ``path`` inside an object, or None where any step is missing."""
+def value_at(obj: Any, path: Iterable[Any], missing: Any = None) -> Any:
+    """The value at ``path`` inside an object, or ``missing`` where any step is missing."""
     for step in path:
         if not isinstance(obj, dict) or step not in obj:
-            return None
+            return missing
         obj = obj[step]
     return obj
 

@@ -24,7 +24,7 @@ from driftd import canonical, kinds
 from driftd.collect import Collected, Target, collect, collector
 from driftd.config import ResolvedEnvironment
 from driftd.diff.filters import KeyFilter, key_glob
-from driftd.drift import iso
+from driftd.drift import iso, value_at
 from driftd.errors import BaselineError
 
 SNAPSHOT_FORMAT = "driftd.snapshot/1"
@@ -419,17 +419,9 @@ def _parent(obj: Any, path: list[Any]) -> dict[str, Any] | None:
 _ABSENT = object()
 
 
-def _lookup(obj: Any, path: list[Any]) -> Any:
-    for part in path:
-        if not isinstance(obj, dict) or part not in obj:
-            return _ABSENT
-        obj = obj[part]
-    return obj
-
-
 def _move(objects: dict[str, Any], live: dict[str, Any], key: str, path: list[Any]) -> None:
     """Make ``objects[key]`` at ``path`` what the live side has there (gone if it has none)."""
-    value = _lookup(live.get(key, _ABSENT), path) if key in live else _ABSENT
+    value = value_at(live.get(key, _ABSENT), path, _ABSENT) if key in live else _ABSENT
     if not path:
         if value is _ABSENT:
             objects.pop(key, None)
