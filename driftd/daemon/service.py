@@ -407,6 +407,8 @@ class Daemon(SchedulerEvents):
             audit_state=StoreAuditState(self.store, on_poll=self.metrics.audit_polled),
             fast=FastPath(),
         )
+        fast = self.checker.fast
+        self.metrics.reused_count = lambda: fast.reused if fast is not None else 0
         self._lease_tick()
         self.scheduler = Scheduler(self._job, section.max_concurrent_checks, self)
         self.scheduler.start()
@@ -658,20 +660,14 @@ class Daemon(SchedulerEvents):
     # -- SchedulerEvents ---------------------------------------------------------
 
     def missed(self, environment: str) -> None:
-        self.metrics.errors.labels(environment, "missed").inc()
-        log.warning(
-            "%s: a scheduled check was missed (all workers busy?)",
-            environment,
-            extra={"environment": environment},
-        )
+        self._skipped(environment, "missed", "a scheduled check was missed (all workers busy?)")
 
     def overlap(self, environment: str) -> None:
-        self.metrics.errors.labels(environment, "overlap").inc()
-        log.warning(
-            "%s: previous check still running; skipped this one",
-            environment,
-            extra={"environment": environment},
-        )
+        self._skipped(environment, "overlap", "previous check still running; skipped this one")
+
+    def _skipped(self, environment: str, reason: str, why: str) -> None:
+        self.metrics.errors.labels(environment, reason).inc()
+        log.warning("%s: %s", environment, why, extra={"environment": environment})
 
     def crashed(self, environment: str, error: BaseException | None, tb: str | None) -> None:
         self.metrics.errors.labels(environment, "crash").inc()
