@@ -324,7 +324,7 @@ def start_daemons(
     return procs
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
