@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -209,6 +209,19 @@ class Scheduler:
             )
             (added if job is None else changed).append(plan.environment)
         return added, removed, changed
+
+    def hold(self, environments: Collection[str]) -> None:
+        """Run only the jobs of ``environments`` (what this daemon holds): the others
+        are paused, so in a fleet they neither queue behind real checks nor warn
+        about them. A resumed interval job comes back on its phase."""
+        for job in self._sched.get_jobs():
+            if not job.id.startswith(JOB_PREFIX):
+                continue
+            held = job.id.removeprefix(JOB_PREFIX) in environments
+            if held and job.next_run_time is None:
+                job.resume()
+            elif not held and job.next_run_time is not None:
+                job.pause()
 
     def run_soon(self, environment: str) -> None:
         """Bring an environment's next check forward (e.g. just taken over from a dead daemon)."""

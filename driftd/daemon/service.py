@@ -422,6 +422,8 @@ class Daemon(SchedulerEvents):
         )
         self._alerts_thread.start()
         self.scheduler.reconcile(self.plans)
+        if self.leases.fleet:
+            self.scheduler.hold(self._owned)
         notify("READY=1", self._status_line())
         self._ready = True
         log.info(
@@ -557,6 +559,7 @@ class Daemon(SchedulerEvents):
         self._owned = owned
         self.metrics.leased.set(len(owned))
         if self.leases.fleet and self.scheduler is not None:
+            self.scheduler.hold(owned)
             for env in sorted(gained):
                 self.scheduler.run_soon(env)  # e.g. taken over from a daemon that died
         self._refresh_open_drift()
