@@ -419,11 +419,14 @@ def drop_roles(admin: psycopg.Connection[Any], prefix: str) -> int:
 
 
 def create_database(
-    admin: psycopg.Connection[Any], db: str, marker: str, template: str = ""
+    admin: psycopg.Connection[Any], db: str, marker: str, template: str = "", strategy: str = ""
 ) -> None:
+    """``strategy`` (PostgreSQL 15+): WAL_LOG (the default) or FILE_COPY, for a clone."""
     query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db))
     if template:
         query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    if strategy:
+        query += sql.SQL(" STRATEGY {}").format(sql.SQL(strategy))
     for attempt in range(20):  # the template must have no other sessions (e.g. autovacuum)
         try:
             admin.execute(query)

@@ -7,15 +7,20 @@ survivor takes its environments over within one lease period.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import signal
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from tests.conftest import PgDatabase, Project
+import pytest
+
+from tests.conftest import PgDatabase, Project, admin_connect
 from tests.daemon_support import (  # noqa: F401 (fixtures)
     Daemons,
     StateDB,
@@ -159,4 +164,121 @@ def test_two_daemons_split_ten_environments_and_survive_a_kill(
     assert statedb.query("SELECT count(*) FROM daemons WHERE expires_at > now()") == [(1,)]
     a.signal(signal.SIGTERM)
     assert a.wait_exit(25) == 0
+    assert_no_double_checks(statedb)
+
+
+# -- one database per environment: once per period, no connection kept -------------------
+
+OWN_DBS = 6
+
+
+def daemon_ports(pid: int) -> set[int]:
+    """Local TCP ports of the sockets ``pid`` has open (its side of each connection)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[9] in inodes:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@pytest.fixture(name="own_dbs")
+def own_dbs_fixture(pgdb: PgDatabase) -> Iterator[list[str]]:
+    names = [f"{pgdb.name}_e{i}" for i in range(OWN_DBS)]
+    try:
+        for name in names:
+            with admin_connect() as conn:
+                conn.execute(f'CREATE DATABASE "{name}"'.encode())
+            with admin_connect(name) as conn:
+                conn.execute("CREATE TABLE public.t (id int PRIMARY KEY)")
+        yield names
+    finally:
+        with admin_connect() as conn:
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def test_each_database_once_per_period_and_no_connection_between_checks(
+    project: Project, pgdb: PgDatabase, statedb: StateDB, daemons: Daemons, own_dbs: list[str]
+) -> None:
+    """Two daemons, six databases: every environment is checked once per period
+    (never twice, never skipped) and a daemon holds a connection to a watched
+    database only while it checks that database."""
+    envs = {f"db{i}": name for i, name in enumerate(own_dbs)}
+    ports = free_port(), free_port()
+    configs = project.config, project.root / "driftd-b.toml"
+    for path, port in zip(configs, ports, strict=True):
+        text = (
+            f'[driftd]\nbaselines_dir = "baselines"\nstate_url = "{statedb.url}"\n'
+            f'http_listen = "127.0.0.1:{port}"\nmax_concurrent_checks = 2\n'
+            f'lease_duration = "{LEASE}s"\n'
+        )
+        for env, db in envs.items():
+            url = pgdb.url.rsplit("/", 1)[0] + "/" + db
+            text += (
+                f'\n[environments.{env}]\nurl = "{url}"\nroles = ["{pgdb.prefix}*"]\n'
+                f'schedule = "{PERIOD}s"\ncluster_objects = false\n'
+            )
+        path.write_text(text)
+    for env in envs:
+        assert project.run("baseline", "accept", env).exit_code == 0
+    a = daemons.start(port=ports[0])
+    a.wait_ready()
+    b = daemons.start(configs[1], port=ports[1])
+    b.wait_ready()
+    by_pid = {str(d.pid): d for d in (a, b)}
+
+    def split() -> bool:
+        owners = [o.split(":")[1] for o in holders(statedb).values()]
+        return len(owners) == OWN_DBS and sorted(owners.count(p) for p in by_pid) == [3, 3]
+
+    wait_for("the databases to split 3/3", split, 4 * LEASE)
+    balanced = datetime.now().astimezone()
+    # Sample each daemon's connections to the watched databases for three periods.
+    seen: list[tuple[float, str, str]] = []  # (time, database, daemon pid)
+    until = time.monotonic() + 3 * PERIOD + 1
+    with admin_connect() as conn:
+        while time.monotonic() < until:
+            mine = {pid: daemon_ports(int(pid)) for pid in by_pid}
+            rows = conn.execute(
+                "SELECT client_port, datname FROM pg_stat_activity WHERE datname = ANY(%s)",
+                (own_dbs,),
+            ).fetchall()
+            now = time.time()
+            seen += [(now, db, pid) for port, db in rows for pid, ps in mine.items() if port in ps]
+            time.sleep(0.02)
+    done = datetime.now().astimezone()
+
+    def all_checked_again() -> bool:  # so a check in flight at the end is recorded
+        return {env for env, _, start, _ in runs(statedb) if start > done} == set(envs)
+
+    wait_for("every environment to be checked once more", all_checked_again, 2 * PERIOD + 5)
+    everything = runs(statedb)
+    recorded = [r for r in everything if balanced <= r[2] and r[3] <= done]
+    assert seen, "no check was ever seen connected: the sampling is broken"
+    spans = defaultdict(list)
+    for env, pid, start, end in everything:
+        spans[(envs[env], pid)].append((start.timestamp() - 0.3, end.timestamp() + 0.3))
+    held = [
+        (db, pid, t) for t, db, pid in seen if not any(s <= t <= e for s, e in spans[(db, pid)])
+    ]
+    assert held == [], f"connections held between checks: {held[:5]}"
+    # Once per period: consecutive starts of an environment are a period apart
+    # (the interval schedule keeps its phase; no jitter piles up).
+    starts: dict[str, list[datetime]] = defaultdict(list)
+    for env, _, start, _ in recorded:
+        starts[env].append(start)
+    assert set(starts) == set(envs), f"not checked: {set(envs) - set(starts)}"
+    for env, seq in starts.items():
+        assert len(seq) >= 2, (env, seq)
+        for s1, s2 in itertools.pairwise(seq):
+            gap = (s2 - s1).total_seconds()
+            assert PERIOD / 2 < gap < PERIOD * 1.5, f"{env}: checks {gap:.2f}s apart"
     assert_no_double_checks(statedb)

@@ -42,6 +42,8 @@ from prometheus_client import (
     generate_latest,
     make_wsgi_app,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from driftd import __version__
 from driftd.drift import SEVERITIES
@@ -60,6 +62,25 @@ RESULTS = ("clean", "drift", "error")
 # could not be stored, or the scheduler skipped it (missed / still running).
 ERROR_REASONS = ("check", "timeout", "crash", "store", "missed", "overlap")
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+class _Reused(Collector):
+    """``driftd_checks_reused_total``: checks the no-change fast path answered."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self, value: float | None = None) -> Iterable[Metric]:
+        yield CounterMetricFamily(
+            "driftd_checks_reused",
+            "Checks answered by the no-change fast path (catalog fingerprint and baseline "
+            "unchanged): no snapshot was taken.",
+            value=self.metrics.reused_count() if value is None else value,
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        """Its name, so that ``/metrics?name[]=`` finds it."""
+        return self.collect(0)
 
 
 class Metrics:
@@ -96,18 +117,21 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
-        self.checks = Counter(
-            "driftd_checks_total",
-            "Checks finished, by result.",
-            ["environment", "result"],
-            registry=r,
+        self.checks, self.errors = (
+            Counter(name, doc, ["environment", label], registry=r)
+            for name, doc, label in (
+                ("driftd_checks_total", "Checks finished, by result.", "result"),
+                (
+                    "driftd_check_errors_total",
+                    "Checks that gave no result, by reason: "
+                    "check, timeout, crash, store, missed, overlap.",
+                    "reason",
+                ),
+            )
         )
-        self.errors = Counter(
-            "driftd_check_errors_total",
-            "Checks that gave no result, by reason: check, timeout, crash, store, missed, overlap.",
-            ["environment", "reason"],
-            registry=r,
-        )
+        # The fast path's own count (driftd.check.FastPath.reused), read at each scrape.
+        self.reused_count: Callable[[], float] = lambda: 0
+        r.register(_Reused(self))
         self.drift_open = Gauge(
             "driftd_drift_open",
             "Drift items open (or acknowledged) now, by severity.",

@@ -35,7 +35,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 
 from driftd.errors import DriftdError
 from driftd.store import Store
@@ -90,6 +90,30 @@ class SoloLeases:
         if self._fd is not None:
             os.close(self._fd)  # drops the flock
             self._fd = None
+
+
+_HELD = text(
+    "SELECT environment FROM leases"
+    " WHERE owner IS NOT NULL AND expires_at > now() AND environment IN :envs"
+).bindparams(bindparam("envs", expanding=True))
+# One statement for a whole batch: with 2,000 environments a claim per
+# transaction kept the supervisor loop busy for seconds.
+_CLAIM = text(
+    "INSERT INTO leases (environment, owner, acquired_at, expires_at)"
+    " SELECT e, :me, now(), now() + make_interval(secs => :ttl)"
+    " FROM unnest(CAST(:envs AS text[])) WITH ORDINALITY AS u(e, n) ORDER BY n"
+    " ON CONFLICT (environment) DO UPDATE SET owner = EXCLUDED.owner,"
+    " acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at"
+    " WHERE leases.owner IS NULL OR leases.expires_at <= now()"
+    " RETURNING environment"
+)
+_BEGIN = text(
+    "UPDATE leases SET last_started_at = now()"
+    " WHERE environment = :env AND owner = :me AND expires_at > now()"
+    " AND (last_started_at IS NULL"
+    "      OR last_started_at <= now() - make_interval(secs => :gap))"
+    " RETURNING environment"
+)
 
 
 def _score(daemon_id: str, environment: str) -> int:
@@ -184,52 +208,26 @@ class FleetLeases:
         owned.difference_update(surplus)
 
     def _claim(self, envs: list[str], owned: set[str], share: int) -> None:
-        with self.store.engine.begin() as conn:
-            held = set(
-                conn.execute(
-                    text(
-                        "SELECT environment FROM leases"
-                        " WHERE owner IS NOT NULL AND expires_at > now() AND environment IN :envs"
-                    ).bindparams(bindparam("envs", expanding=True)),
-                    {"envs": envs},
-                ).scalars()
-            )
+        held = set(self._returning(_HELD, {"envs": envs}))
         free = sorted(
             (e for e in envs if e not in held), key=lambda e: _score(self.me, e), reverse=True
         )
-        for env in free:
-            if len(owned) >= share:
-                break
-            # Short transactions: a competing daemon waits on the row, then
-            # re-reads it and finds the lease taken.
-            with self.store.engine.begin() as conn:
-                won = conn.execute(
-                    text(
-                        "INSERT INTO leases (environment, owner, acquired_at, expires_at)"
-                        " VALUES (:env, :me, now(), now() + make_interval(secs => :ttl))"
-                        " ON CONFLICT (environment) DO UPDATE SET owner = EXCLUDED.owner,"
-                        " acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at"
-                        " WHERE leases.owner IS NULL OR leases.expires_at <= now()"
-                        " RETURNING environment"
-                    ),
-                    {"env": env, "me": self.me, "ttl": self.duration},
-                ).first()
-            if won:
-                owned.add(env)
+        while free and len(owned) < share:
+            # Claimed in batches, each in its own short transaction and in name order
+            # (two daemons lock the rows in the same order: no deadlock); a competing
+            # daemon waits on a row, then re-reads it and finds the lease taken.
+            batch, free = free[: share - len(owned)], free[share - len(owned) :]
+            params = {"envs": sorted(batch), "me": self.me, "ttl": self.duration}
+            owned.update(self._returning(_CLAIM, params))
 
     def begin_check(self, environment: str, min_gap: float) -> bool:
+        params = {"env": environment, "me": self.me, "gap": min_gap}
+        return bool(self._returning(_BEGIN, params))
+
+    def _returning(self, query: TextClause, params: dict[str, object]) -> list[str]:
+        """The environments a statement returns, in a transaction of its own."""
         with self.store.engine.begin() as conn:
-            row = conn.execute(
-                text(
-                    "UPDATE leases SET last_started_at = now()"
-                    " WHERE environment = :env AND owner = :me AND expires_at > now()"
-                    " AND (last_started_at IS NULL"
-                    "      OR last_started_at <= now() - make_interval(secs => :gap))"
-                    " RETURNING environment"
-                ),
-                {"env": environment, "me": self.me, "gap": min_gap},
-            ).first()
-        return row is not None
+            return list(conn.execute(query, params).scalars())
 
     def release(self) -> None:
         with self.store.engine.begin() as conn:

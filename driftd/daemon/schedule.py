@@ -4,8 +4,17 @@ Jobs are ``check:<env>`` with ``coalesce`` (a backlog of missed runs becomes
 one), ``max_instances=1`` (an environment is never checked twice at once), no
 ``misfire_grace_time`` (a run the pool could not start on time runs when a
 worker is free, however late: with any grace, a slow environment ahead in the
-queue would make a fast one miss every run) and jitter, in a thread pool of
+queue would make a fast one miss every run), in a thread pool of
 ``max_concurrent_checks``.
+
+Interval schedules are spread, not jittered: each job's first run is placed at
+a random point of its first period (at most ``MAX_FIRST_DELAY`` away) and it
+then keeps that phase exactly, so a thousand 60 s environments make an even
+stream of about 17 checks a second, and each is checked once per period.
+(APScheduler adds interval jitter to the previous, already jittered, fire
+time: a 10 % jitter made a 60 s schedule run every 63 s on average, and some
+periods had no check at all.) Cron schedules keep a small jitter, which does
+not accumulate there.
 Which daemon of a fleet actually checks is decided at run time (driftd.daemon.lease).
 """
 
@@ -13,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -35,8 +44,8 @@ from driftd.config.durations import is_cron, parse_duration
 log = logging.getLogger(__name__)
 
 JOB_PREFIX = "check:"
-MAX_JITTER = 30.0  # seconds
-MAX_FIRST_DELAY = 10.0  # spread the first checks after a start over at most this
+MAX_JITTER = 30.0  # seconds, cron schedules only
+MAX_FIRST_DELAY = 60.0  # spread the first checks after a start over at most this
 
 
 @dataclass(frozen=True)
@@ -76,13 +85,10 @@ class Plan:
             # Local time, as cron(8) reads it (CronTrigger's default time zone).
             return CronTrigger(**cron_fields(self.schedule), jitter=self.jitter)
         period = self.period
-        # Interval schedules start soon after (re)scheduling, spread out.
-        first = random.uniform(0, min(period / 2, MAX_FIRST_DELAY))
+        # A random phase within the first period (or minute), then that phase for good.
+        first = random.uniform(0, min(period, MAX_FIRST_DELAY))
         return IntervalTrigger(
-            seconds=period,
-            start_date=datetime.now(UTC) + timedelta(seconds=first),
-            jitter=self.jitter,
-            timezone=UTC,
+            seconds=period, start_date=datetime.now(UTC) + timedelta(seconds=first), timezone=UTC
         )
 
 
@@ -203,6 +209,19 @@ class Scheduler:
             )
             (added if job is None else changed).append(plan.environment)
         return added, removed, changed
+
+    def hold(self, environments: Collection[str]) -> None:
+        """Run only the jobs of ``environments`` (what this daemon holds): the others
+        are paused, so in a fleet they neither queue behind real checks nor warn
+        about them. A resumed interval job comes back on its phase."""
+        for job in self._sched.get_jobs():
+            if not job.id.startswith(JOB_PREFIX):
+                continue
+            held = job.id.removeprefix(JOB_PREFIX) in environments
+            if held and job.next_run_time is None:
+                job.resume()
+            elif not held and job.next_run_time is not None:
+                job.pause()
 
     def run_soon(self, environment: str) -> None:
         """Bring an environment's next check forward (e.g. just taken over from a dead daemon)."""

@@ -407,6 +407,8 @@ class Daemon(SchedulerEvents):
             audit_state=StoreAuditState(self.store, on_poll=self.metrics.audit_polled),
             fast=FastPath(),
         )
+        fast = self.checker.fast
+        self.metrics.reused_count = lambda: fast.reused if fast is not None else 0
         self._lease_tick()
         self.scheduler = Scheduler(self._job, section.max_concurrent_checks, self)
         self.scheduler.start()
@@ -420,6 +422,8 @@ class Daemon(SchedulerEvents):
         )
         self._alerts_thread.start()
         self.scheduler.reconcile(self.plans)
+        if self.leases.fleet:
+            self.scheduler.hold(self._owned)
         notify("READY=1", self._status_line())
         self._ready = True
         log.info(
@@ -555,6 +559,7 @@ class Daemon(SchedulerEvents):
         self._owned = owned
         self.metrics.leased.set(len(owned))
         if self.leases.fleet and self.scheduler is not None:
+            self.scheduler.hold(owned)
             for env in sorted(gained):
                 self.scheduler.run_soon(env)  # e.g. taken over from a daemon that died
         self._refresh_open_drift()
@@ -658,20 +663,14 @@ class Daemon(SchedulerEvents):
     # -- SchedulerEvents ---------------------------------------------------------
 
     def missed(self, environment: str) -> None:
-        self.metrics.errors.labels(environment, "missed").inc()
-        log.warning(
-            "%s: a scheduled check was missed (all workers busy?)",
-            environment,
-            extra={"environment": environment},
-        )
+        self._skipped(environment, "missed", "a scheduled check was missed (all workers busy?)")
 
     def overlap(self, environment: str) -> None:
-        self.metrics.errors.labels(environment, "overlap").inc()
-        log.warning(
-            "%s: previous check still running; skipped this one",
-            environment,
-            extra={"environment": environment},
-        )
+        self._skipped(environment, "overlap", "previous check still running; skipped this one")
+
+    def _skipped(self, environment: str, reason: str, why: str) -> None:
+        self.metrics.errors.labels(environment, reason).inc()
+        log.warning("%s: %s", environment, why, extra={"environment": environment})
 
     def crashed(self, environment: str, error: BaseException | None, tb: str | None) -> None:
         self.metrics.errors.labels(environment, "crash").inc()
