@@ -252,7 +252,8 @@ class FastPath:
         age = self._clock() - last.at
         if not 0 <= age < env.settings.full_snapshot_every:
             return None
-        self.reused += 1
+        with self._lock:  # checks of several environments run on worker threads
+            self.reused += 1
         log.debug("%s: catalog and baseline unchanged: the last full check is reused", env.name)
         e = last.evaluated
         return Evaluated(
