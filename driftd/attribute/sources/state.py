@@ -105,8 +105,9 @@ class AuditState(Protocol):
     def health(self) -> list[SourceHealth]: ...
 
 
-class MemoryAuditState:
-    """Cursors and events in memory, bounded per source by count and age."""
+class Bounds:
+    """What every audit state keeps per source (at most ``max_events``, none older
+    than ``max_age``) and who hears of each poll."""
 
     def __init__(
         self,
@@ -117,6 +118,16 @@ class MemoryAuditState:
         self.max_events = max_events
         self.max_age = max_age
         self.on_poll = on_poll
+        self._start()
+
+    def _start(self) -> None:
+        """A subclass's own state, set up once the bounds are known."""
+
+
+class MemoryAuditState(Bounds):
+    """Cursors and events in memory, bounded per source by count and age."""
+
+    def _start(self) -> None:
         self._health: dict[str, SourceHealth] = {}
         self._cursors: dict[str, dict[str, Any]] = {}
         # Per source: key -> event, plus (at, key) kept sorted for pruning and windows.

@@ -31,6 +31,7 @@ from driftd.attribute.sources.state import (
     MAX_EVENT_AGE,
     MAX_EVENTS_PER_SOURCE,
     AuditState,
+    Bounds,
     HealthListener,
     JsonFileAuditState,
     MemoryAuditState,
@@ -50,7 +51,7 @@ MAX_KEY = 500  # audit_events.key
 PRUNE_EVERY = 200  # prune a source's events after this many additions
 
 
-class StoreAuditState:
+class StoreAuditState(Bounds):
     """:class:`driftd.attribute.sources.state.AuditState` on the state store's audit tables."""
 
     def __init__(
@@ -62,10 +63,8 @@ class StoreAuditState:
         on_poll: HealthListener | None = None,
     ) -> None:
         self.store = store
-        self.max_events = max_events
-        self.max_age = max_age
-        self.on_poll = on_poll
         self._added: dict[str, int] = {}
+        super().__init__(max_events, max_age, on_poll)
 
     # -- cursors ---------------------------------------------------------------------
 
