@@ -33,6 +33,7 @@ from pydantic import Field, field_validator, model_validator
 
 from driftd.alerts.base import HttpRequest, HttpSink, SinkSettings, json_body, one_of, sign
 from driftd.alerts.events import ALERT_FORMAT, KINDS, AlertEvent
+from driftd.config.model import UrlFrom
 from driftd.errors import ConfigError
 
 SIGNATURE_HEADER = "X-Driftd-Signature"
@@ -41,10 +42,7 @@ RESERVED = {"content-type", "content-length", "host", SIGNATURE_HEADER.lower(), 
 SECRET_PREFIX = "whsec_"
 
 
-class WebhookSettings(SinkSettings):
-    url: str | None = None
-    url_env: str | None = None
-    url_file: str | None = None
+class WebhookSettings(SinkSettings, UrlFrom):
     secret_env: str | None = None
     secret_file: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)

@@ -101,10 +101,16 @@ class Migrations(_Strict):
         return self
 
 
-class Environment(_Strict):
+class UrlFrom(BaseModel):
+    """A URL written in the file, or read from an environment variable or a file
+    (one of the three: checked by the model that uses it)."""
+
     url: str | None = None
     url_env: str | None = None
     url_file: str | None = None
+
+
+class Environment(_Strict, UrlFrom):
     password_env: str | None = None
     password_file: str | None = None
     schedule: Schedule = "5m"
