@@ -58,6 +58,7 @@ from run import free_port, fresh_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.private_pg import private_cluster
+from tests.procnet import local_ports
 
 BENCH = Path(__file__).resolve().parent
 PREFIX = "driftd_fleetd_"
@@ -233,25 +234,6 @@ def machine_cpu() -> float:
     """Busy CPU seconds of the whole machine (all cores), from /proc/stat."""
     cols = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return (sum(cols[:8]) - cols[3] - cols[4]) / TICK  # minus idle and iowait
-
-
-def local_ports(pid: int) -> set[int]:
-    """TCP ports of the sockets ``pid`` has open (its client side of each connection)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            link = os.readlink(fd)
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            cols = line.split()
-            if cols[9] in inodes:
-                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 @dataclass

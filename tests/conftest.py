@@ -223,6 +223,17 @@ class Project:
     root: Path
     config: Path
 
+    @classmethod
+    def watching(cls, root: Path, url: str, prefix: str, extra: str = "") -> Project:
+        """A project whose environment ``test`` watches ``url``, its roles limited to
+        ``prefix``; ``extra``: more lines of that environment's table."""
+        proj = cls(root=root, config=root / "driftd.toml")
+        table = f'url = "{url}"\nroles = ["{prefix}*"]\n{extra}'
+        proj.write_config(
+            f'[driftd]\nbaselines_dir = "baselines"\n\n[environments.test]\n{table}\n'
+        )
+        return proj
+
     def write_config(self, text: str) -> None:
         self.config.write_text(textwrap.dedent(text))
 
@@ -254,18 +265,7 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path, pgdb: PgDatabase) -> Project:
     """A project whose environment ``test`` watches ``pgdb`` (roles limited to its prefix)."""
-    proj = Project(root=tmp_path, config=tmp_path / "driftd.toml")
-    proj.write_config(
-        f"""
-        [driftd]
-        baselines_dir = "baselines"
-
-        [environments.test]
-        url = "{pgdb.url}"
-        roles = ["{pgdb.prefix}*"]
-        """
-    )
-    return proj
+    return Project.watching(tmp_path, pgdb.url, pgdb.prefix)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

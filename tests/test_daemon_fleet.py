@@ -7,10 +7,8 @@ survivor takes its environments over within one lease period.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import os
 import signal
 import time
 from collections import defaultdict
@@ -29,6 +27,7 @@ from tests.daemon_support import (  # noqa: F401 (fixtures)
     statedb_fixture,
     wait_for,
 )
+from tests.procnet import local_ports
 
 ENVS = [f"env{i}" for i in range(10)]
 PERIOD = 2.0
@@ -172,23 +171,6 @@ def test_two_daemons_split_ten_environments_and_survive_a_kill(
 OWN_DBS = 6
 
 
-def daemon_ports(pid: int) -> set[int]:
-    """Local TCP ports of the sockets ``pid`` has open (its side of each connection)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):  # closed meanwhile
-            link = os.readlink(fd)
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            cols = line.split()
-            if cols[9] in inodes:
-                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
 @pytest.fixture(name="own_dbs")
 def own_dbs_fixture(pgdb: PgDatabase) -> Iterator[list[str]]:
     names = [f"{pgdb.name}_e{i}" for i in range(OWN_DBS)]
@@ -246,7 +228,7 @@ def test_each_database_once_per_period_and_no_connection_between_checks(
     until = time.monotonic() + 3 * PERIOD + 1
     with admin_connect() as conn:
         while time.monotonic() < until:
-            mine = {pid: daemon_ports(int(pid)) for pid in by_pid}
+            mine = {pid: local_ports(int(pid)) for pid in by_pid}
             rows = conn.execute(
                 "SELECT client_port, datname FROM pg_stat_activity WHERE datname = ANY(%s)",
                 (own_dbs,),

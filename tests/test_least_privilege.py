@@ -230,19 +230,8 @@ def test_mariadb_grant_tables_read_as_information_schema_shows_them(mydb: MyData
 
 
 def _my_project(tmp_path: Path, mydb: MyDatabase, user: str) -> Project:
-    project = Project(root=tmp_path, config=tmp_path / "driftd.toml")
     url = make_url(mydb.url(username=user)).render_as_string(hide_password=False)
-    project.write_config(
-        f"""
-        [driftd]
-        baselines_dir = "baselines"
-
-        [environments.test]
-        url = "{url}"
-        password_env = "LEAST_PRIV_PW"
-        roles = ["{mydb.prefix}*"]
-        """
-    )
+    project = Project.watching(tmp_path, url, mydb.prefix, 'password_env = "LEAST_PRIV_PW"')
     return project
 
 
@@ -359,18 +348,8 @@ def test_postgres_account_sees_what_postgres_sees(pgdb: PgDatabase) -> None:
 def test_postgres_drift_is_caught_through_the_account(tmp_path: Path, pgdb: PgDatabase) -> None:
     pgdb.execute(PG_SCHEMA.replace("{p}", pgdb.prefix))
     user = _pg_account(pgdb)
-    project = Project(root=tmp_path, config=tmp_path / "driftd.toml")
     url = make_url(pgdb.url).set(username=user).render_as_string(hide_password=False)
-    project.write_config(
-        f"""
-        [driftd]
-        baselines_dir = "baselines"
-
-        [environments.test]
-        url = "{url}"
-        roles = ["{pgdb.prefix}*"]
-        """
-    )
+    project = Project.watching(tmp_path, url, pgdb.prefix)
     res = project.run("baseline", "accept", "test")
     assert res.exit_code == 0, res.stdout + res.stderr
     assert _check(project) == []

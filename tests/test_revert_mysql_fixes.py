@@ -31,17 +31,7 @@ mydb = generic.mydb
 
 
 def _project(tmp_path: Path, mydb: MyDatabase) -> Project:
-    project = Project(root=tmp_path, config=tmp_path / "driftd.toml")
-    project.write_config(
-        f"""
-        [driftd]
-        baselines_dir = "baselines"
-
-        [environments.test]
-        url = "{mydb.url()}"
-        roles = ["{mydb.prefix}*"]
-        """
-    )
+    project = Project.watching(tmp_path, mydb.url(), mydb.prefix)
     res = project.run("baseline", "accept", "test")
     assert res.exit_code == 0, res.stdout + res.stderr
     return project
