@@ -91,7 +91,7 @@ def test_accept_asks_at_the_terminal(project: Project, pgdb: PgDatabase) -> None
     argv = [sys.executable, "-m", "driftd", "--config", str(project.config)]
     before = project.baseline("test").read_bytes()
     code, raw = run_in_pty([*argv, "baseline", "accept", "test"], 80, answers={"[y/N]": "n"})
-    assert code == 2 and "refusing to accept 2 critical/high" in raw, raw
+    assert code == 2 and "refusing to accept 3 critical/high" in raw, raw
     assert project.baseline("test").read_bytes() == before
     code, raw = run_in_pty(
         [*argv, "baseline", "accept", "test"],
@@ -99,6 +99,6 @@ def test_accept_asks_at_the_terminal(project: Project, pgdb: PgDatabase) -> None
         answers={"[y/N]": "y", "Reason": "OPS-9 release 4.2"},
     )
     assert code == 0, raw
-    assert "Accept 2 critical/high drift item(s) into the baseline? [y/N]" in ANSI.sub("", raw)
+    assert "Accept 3 critical/high drift item(s) into the baseline? [y/N]" in ANSI.sub("", raw)
     meta = json.loads(project.baseline("test").read_text())["accepted"]
-    assert meta["reason"] == "OPS-9 release 4.2" and len(meta["drift"]) == 6
+    assert meta["reason"] == "OPS-9 release 4.2" and len(meta["drift"]) == 7

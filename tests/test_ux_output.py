@@ -26,6 +26,7 @@ BEGIN
 END
 $$;
 CREATE VIEW public.big_customers AS SELECT id, email FROM public.customers WHERE id > 100;
+CREATE TABLE public.invoices_archive (id int PRIMARY KEY, amount numeric);
 """
 
 AFTER = f"""
@@ -41,6 +42,7 @@ ALTER TABLE public.customers ADD COLUMN phone_number_for_the_on_call_engineer va
 GRANT SELECT ON public.{LONG} TO PUBLIC;
 COMMENT ON TABLE public.{LONG}
     IS 'line items of every order, kept for seven years as the auditors require';
+ALTER TABLE public.invoices_archive RENAME TO invoices_kept_for_the_auditors;
 """
 
 
