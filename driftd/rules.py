@@ -151,6 +151,19 @@ def _renamed(item: DriftItem) -> bool:
     return Rename.of(item) is not None
 
 
+def _as_dropped(item: DriftItem) -> DriftItem | None:
+    """For a rename, the drift item of the drop it may also be; None for other items."""
+    from driftd.diff.renames import Rename
+
+    rename = Rename.of(item)
+    if rename is None:
+        return None
+    if rename.section is None:
+        return DriftItem(object=rename.old, change="removed", path=[], before={}, after=None)
+    path = [rename.section, rename.old]
+    return DriftItem(object=item.object, change="modified", path=path, before={}, after=None)
+
+
 def _grant_changed(item: DriftItem) -> bool:
     return item.change == "modified" and _field(item) in GRANT_FIELDS
 
@@ -373,6 +386,11 @@ class RuleSet:
             )
         ]
         matched = custom or [(r.name, r.severity) for r in self.rules if r.matches(item)]
+        dropped = _as_dropped(item) if not custom else None
+        if dropped is not None:
+            # A rename is told by its body alone: it may be a drop and a new object
+            # of the same shape, so it is rated at least as the drop would be.
+            matched += [(r.name, r.severity) for r in self.rules if r.matches(dropped)]
         if not custom:
             matched += [
                 (r.name, r.severity)
@@ -387,7 +405,7 @@ class RuleSet:
             matched = [(DEFAULT_RULE.name, self.default_severity)]
         matched.sort(key=lambda m: SEVERITY_ORDER[m[1]])
         item.severity = matched[0][1]
-        item.rules = [name for name, _ in matched]
+        item.rules = list(dict.fromkeys(name for name, _ in matched))
 
     def after_attribution(self, items: list[DriftItem]) -> None:
         """Rate ``items`` again now that they carry their attribution (the rules that

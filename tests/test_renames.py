@@ -108,6 +108,51 @@ def test_a_column_named_like_its_type_keeps_the_type() -> None:
     ]
 
 
+def test_a_column_name_is_rewritten_only_where_sql_names_this_tables_column() -> None:
+    """Not in a string literal, not after :: (a type), not in the table a foreign key
+    references: a real change there stays drift, and nothing made up appears."""
+    old = table("id", "c")
+    old["columns"]["date"] = {"type": "date", "nullable": True, "default": None}
+    old["columns"]["c"]["default"] = "'date'::text"
+    old["constraints"] = {
+        "ck": {"definition": "CHECK ((date > '2020-01-01'::date))"},
+        "fk": {"definition": "FOREIGN KEY (date) REFERENCES public.parent(date)"},
+    }
+    new = copy.deepcopy(old)
+    new["columns"]["d"] = new["columns"].pop("date")
+    new["columns"]["c"]["default"] = "'d'::text"  # a real change, not the rename's
+    new["constraints"]["ck"]["definition"] = "CHECK ((d > '2020-01-01'::date))"
+    new["constraints"]["fk"]["definition"] = "FOREIGN KEY (d) REFERENCES public.parent(date)"
+    assert found({"table:public.t": old}, {"table:public.t": new}) == [
+        ("table:public.t", "modified", ("columns", "d", "name"), "date", "d"),
+        ("table:public.t", "modified", ("columns", "c", "default"), "'date'::text", "'d'::text"),
+    ]
+
+
+def test_a_schema_named_like_its_owner_is_renamed() -> None:
+    """CREATE SCHEMA AUTHORIZATION app: the bare name is the owner, not the schema."""
+    schema = {"owner": "app", "grants": {"app": ["USAGE"]}, "comment": None}
+    before = {"schema:app": schema, "table:app.t": table("id", owner="app")}
+    after = {"schema:app2": schema, "table:app2.t": table("id", owner="app")}
+    assert found(before, after) == [("schema:app2", "modified", ("name",), "app", "app2")]
+
+
+def test_a_rename_is_rated_as_the_drop_it_may_be() -> None:
+    """Only the body tells: a table dropped and made again under another name looks
+    the same, so the rename is as severe as the drop (and its rules say both)."""
+    from driftd.rules import RuleSet
+
+    rated = []
+    for r in (Rename("table:public.a", "table:public.b"), Rename("x", "y", "columns", "table:s.t")):
+        item = r.item()
+        RuleSet().apply(item)
+        rated.append((item.severity, item.rules))
+    assert rated == [
+        ("critical", ["table-dropped", "renamed"]),
+        ("high", ["renamed", "column-dropped"]),
+    ]
+
+
 def test_a_comment_that_names_the_thing_is_not_rewritten() -> None:
     before = {"table:public.orders": table("id", comment="see public.orders docs")}
     after = {"table:public.sales": table("id", comment="see public.orders docs")}
@@ -218,7 +263,8 @@ def test_accept_a_rename_by_id_takes_only_the_rename(project: Project, pgdb: PgD
     items = drift(project)
     rename = next(i for i in items if i["path"] == ["name"])
     assert rename["object"] == "table:public.purchases"
-    assert rename["before"] == "public.orders" and rename["rules"] == ["renamed"]
+    assert rename["before"] == "public.orders"
+    assert rename["rules"] == ["table-dropped", "renamed"]
     res = project.run("baseline", "accept", "test", rename["id"], "--yes", "--reason", "R-1")
     assert res.exit_code == 0, res.stderr
     left = drift(project)  # the view names the table anew: that follows; its comment not
@@ -226,6 +272,38 @@ def test_accept_a_rename_by_id_takes_only_the_rename(project: Project, pgdb: PgD
     objects = json.loads(project.baseline("test").read_text())["objects"]
     assert "table:public.orders" not in objects and "table:public.purchases" in objects
     assert "public.purchases" in objects["view:public.big"]["definition"]
+
+
+@pytest.mark.server
+def test_accepting_a_renamed_object_by_key_drops_its_old_key(
+    project: Project, pgdb: PgDatabase
+) -> None:
+    pgdb.execute("CREATE TABLE public.t (id int PRIMARY KEY)")
+    assert project.run("baseline", "accept", "test").exit_code == 0
+    pgdb.execute("ALTER TABLE public.t RENAME TO u")
+    res = project.run(
+        "baseline", "accept", "test", "--object", "table:public.u", "--yes", "--reason", "R-2"
+    )
+    assert res.exit_code == 0, res.stderr
+    assert drift(project) == []
+
+
+@pytest.mark.server
+def test_accepting_a_schema_rename_takes_what_moved_with_it(
+    project: Project, pgdb: PgDatabase
+) -> None:
+    pgdb.execute(
+        "CREATE SCHEMA s; CREATE TABLE s.items (id serial PRIMARY KEY);"
+        "CREATE VIEW s.vi AS SELECT id FROM s.items;"
+        "CREATE TABLE public.k (id serial PRIMARY KEY)"
+    )
+    assert project.run("baseline", "accept", "test").exit_code == 0
+    pgdb.execute("ALTER SCHEMA s RENAME TO s2; ALTER TABLE public.k SET SCHEMA s2")
+    ids = [i["id"] for i in drift(project)]
+    assert len(ids) == 2  # the schema, the table (its sequence moves with it)
+    res = project.run("baseline", "accept", "test", *ids, "--yes", "--reason", "R-3")
+    assert res.exit_code == 0, res.stderr
+    assert drift(project) == []
 
 
 @pytest.mark.server

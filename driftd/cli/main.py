@@ -243,6 +243,10 @@ def _accept_plan(
         return AcceptPlan(env.name, None, items, False, len(live["objects"]))
     moves = snap.object_moves(old, live, objects)
     chosen = [i for i in items if any(key_matches(i.object, g) for g in objects)]
+    for item in chosen:  # an object taken under its new name leaves its old one
+        rename = Rename.of(item)
+        if rename is not None and rename.section is None:
+            moves.append((rename.old, []))
     renames: list[Rename] = []
     for ref in drift_ids:
         item = _drift_by_id(env.name, items, ref)
@@ -273,6 +277,8 @@ def _renamed_baseline(
 
     before, after = old["objects"], live["objects"]
     differ = [k for k in before.keys() & after.keys() if dumps(before[k]) != dumps(after[k])]
+    # A schema's rename takes the keys in it along, a moved table its sequence.
+    renames = renames + rn.followers(renames, rn.find_objects(before, after)[1], after)
     objects = rn.apply(before, renames, within=differ)
     changed = [
         k for k in objects.keys() | before.keys() if dumps(objects.get(k)) != dumps(before.get(k))

@@ -51,6 +51,13 @@ _MY_ENTRY = {
     "indexes": "ALTER TABLE {table} RENAME INDEX {new} TO {old}",
 }
 _NOTE = "what named the old name (views, grants, owners) was renamed with it and follows back"
+# A rename is told by its body alone: a table or column dropped and made again under
+# another name looks the same, and renaming it back brings no data back.
+_DATA = (
+    _NOTE + "; if it was dropped and created again rather than renamed, its data is gone:"
+    " restore it from a backup"
+)
+_DATA_KINDS = frozenset({"table", "materialized_view", "sequence"})
 
 
 def revert_rename(ctx: Ctx, rename: Rename, dialect: str) -> list[Statement]:
@@ -78,7 +85,7 @@ def _pg_object(ctx: Ctx, r: Rename) -> list[Statement]:
         current = target(replace(ctx, key=parse_key(moved)))
     if old.parts[-1] != new.parts[-1]:
         sql = f"ALTER {current} RENAME TO {pg_ident(old.parts[-1])}"
-        out.append(stmt(sql, RENAME_OBJECT, note=_NOTE))
+        out.append(stmt(sql, RENAME_OBJECT, note=_DATA if r.kind in _DATA_KINDS else _NOTE))
     return out
 
 
@@ -97,7 +104,7 @@ def _pg_entry(ctx: Ctx, r: Rename) -> list[Statement]:
         new=pg_ident(r.new),
         old=pg_ident(r.old),
     )
-    return [stmt(sql, RENAME_ENTRY, note=_NOTE if r.section == "columns" else None)]
+    return [stmt(sql, RENAME_ENTRY, note=_DATA if r.section == "columns" else None)]
 
 
 def _my_object(ctx: Ctx, r: Rename) -> list[Statement]:
@@ -107,7 +114,7 @@ def _my_object(ctx: Ctx, r: Rename) -> list[Statement]:
         return [stmt(sql, RENAME_OBJECT)]
     if r.kind == "table":
         names = [".".join(my_ident(p) for p in k.parts) for k in (new, old)]
-        return [stmt(f"RENAME TABLE {names[0]} TO {names[1]}", RENAME_OBJECT, note=_NOTE)]
+        return [stmt(f"RENAME TABLE {names[0]} TO {names[1]}", RENAME_OBJECT, note=_DATA)]
     raise NeedsPerson(f"driftd writes no MySQL revert for a renamed {r.kind}")
 
 
@@ -117,4 +124,4 @@ def _my_entry(ctx: Ctx, r: Rename) -> list[Statement]:
         raise NeedsPerson(f"MySQL cannot rename {r.section} in place: drop and add it")
     table = ".".join(my_ident(p) for p in ctx.key.parts)
     sql = form.format(table=table, new=my_ident(r.new), old=my_ident(r.old))
-    return [stmt(sql, RENAME_ENTRY)]
+    return [stmt(sql, RENAME_ENTRY, note=_DATA if r.section == "columns" else None)]
