@@ -7,11 +7,10 @@ worker is free, however late: with any grace, a slow environment ahead in the
 queue would make a fast one miss every run), in a thread pool of
 ``max_concurrent_checks``.
 
-Interval schedules are spread, not jittered: each job keeps a random phase
-within its period exactly, so a thousand 60 s environments make an even stream
-of about 17 checks a second (and a thousand 1 h ones do not all fall in one
-minute of the hour), and each is checked once per period. The first check
-after a start comes sooner, within ``MAX_FIRST_DELAY``; the phase holds after it.
+Interval schedules are spread, not jittered: each job's first run is placed at
+a random point of its first period (at most ``MAX_FIRST_DELAY`` away) and it
+then keeps that phase exactly, so a thousand 60 s environments make an even
+stream of about 17 checks a second, and each is checked once per period.
 (APScheduler adds interval jitter to the previous, already jittered, fire
 time: a 10 % jitter made a 60 s schedule run every 63 s on average, and some
 periods had no check at all.) Cron schedules keep a small jitter, which does
@@ -86,19 +85,11 @@ class Plan:
             # Local time, as cron(8) reads it (CronTrigger's default time zone).
             return CronTrigger(**cron_fields(self.schedule), jitter=self.jitter)
         period = self.period
-        # A random phase within the period, then that phase for good.
-        phase = random.uniform(0, period)
+        # A random phase within the first period (or minute), then that phase for good.
+        first = random.uniform(0, min(period, MAX_FIRST_DELAY))
         return IntervalTrigger(
-            seconds=period, start_date=datetime.now(UTC) + timedelta(seconds=phase), timezone=UTC
+            seconds=period, start_date=datetime.now(UTC) + timedelta(seconds=first), timezone=UTC
         )
-
-    def first_run(self) -> datetime | None:
-        """When a new job first runs: soon (spread over at most ``MAX_FIRST_DELAY``);
-        None for cron schedules, which keep their own times."""
-        if is_cron(self.schedule):
-            return None
-        soon = random.uniform(0, min(self.period, MAX_FIRST_DELAY))
-        return datetime.now(UTC) + timedelta(seconds=soon)
 
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -205,11 +196,9 @@ class Scheduler:
             job = jobs.get(job_id)
             if job is not None and job.name == plan.label:
                 continue  # same schedule: leave its timing alone
-            first = plan.first_run()
             self._sched.add_job(
                 self._run,
                 trigger=plan.trigger(),
-                **({"next_run_time": first} if first is not None else {}),
                 args=[plan.environment],
                 id=job_id,
                 name=plan.label,
