@@ -26,6 +26,7 @@ from typing import Any
 
 from driftd.config import Rules as RulesConfig
 from driftd.diff.filters import dotted
+from driftd.diff.renames import Rename, is_rename
 from driftd.drift import SEVERITY_ORDER, DriftItem, sort_items
 from driftd.kinds import default_severity
 
@@ -146,15 +147,11 @@ def _column_dropped(item: DriftItem) -> bool:
 
 
 def _renamed(item: DriftItem) -> bool:
-    from driftd.diff.renames import Rename
-
-    return Rename.of(item) is not None
+    return item.change == "modified" and is_rename(item.path, item.after)
 
 
 def _as_dropped(item: DriftItem) -> DriftItem | None:
     """For a rename, the drift item of the drop it may also be; None for other items."""
-    from driftd.diff.renames import Rename
-
     rename = Rename.of(item)
     if rename is None:
         return None

@@ -13,6 +13,7 @@ from typing import Any
 
 from driftd.alerts.events import AlertEvent
 from driftd.diff.filters import dotted
+from driftd.diff.renames import is_rename
 from driftd.drift import SEVERITY_ORDER
 from driftd.report import review_text, short, visible
 
@@ -67,8 +68,7 @@ def what(item: dict[str, Any]) -> str:
         return visible(f"{item['object']} {item['change']}")
     before, after = item.get("before"), item.get("after")
     verb = "added" if before is None else "removed" if after is None else "changed"
-    if path[-1] == "name" and len(path) in (1, 3) and isinstance(before, str):
-        # A rename (driftd.diff.renames): no object has a field called name.
+    if is_rename(path, after):
         where = dotted(path[:-1])
         return visible(f"{item['object']} {where + ' ' if where else ''}renamed")
     return visible(f"{item['object']} {dotted(path)} {verb}")

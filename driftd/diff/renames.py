@@ -25,7 +25,7 @@ with ``before``/``after`` the names as keys write them (``public.orders``), and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,17 @@ _ROLE_KEYS = {"grants": {1}, "member_of": {1}, "column_grants": {2}, "default_pr
 _PROSE = frozenset({"comment", "column_comments"})
 
 
+def is_rename(path: Sequence[Any], after: Any) -> bool:
+    """Whether a drift item at ``path`` whose value is now ``after`` reports a rename
+    (``["name"]``, or ``[<section>, <new name>, "name"]``): no object or entry has a
+    field called ``name``, so the path alone tells."""
+    if not isinstance(after, str) or not path or path[-1] != "name":
+        return False
+    if len(path) == 1:
+        return True
+    return len(path) == 3 and path[0] in ENTRY_SECTIONS and path[1] == after
+
+
 @dataclass(frozen=True)
 class Rename:
     """``old`` became ``new``: object keys, or entry names when ``section`` is set
@@ -62,7 +73,7 @@ class Rename:
 
     @property
     def kind(self) -> str:
-        return (self.key or self.old).partition(":")[0]
+        return _kind(self.key or self.old)
 
     def item(self) -> DriftItem:
         if self.section is None:
@@ -70,8 +81,8 @@ class Rename:
                 object=self.new,
                 change="modified",
                 path=["name"],
-                before=self.old.partition(":")[2],
-                after=self.new.partition(":")[2],
+                before=_name(self.old),
+                after=_name(self.new),
             )
         assert self.key is not None
         return DriftItem(
@@ -87,15 +98,11 @@ class Rename:
         """The rename an item reports, or None for any other item."""
         if item.change != "modified" or not isinstance(item.before, str):
             return None
-        if not isinstance(item.after, str):
+        if not is_rename(item.path, item.after):
             return None
-        path = item.path
-        if path == ["name"]:
+        if len(item.path) == 1:
             return cls(f"{item.kind}:{item.before}", item.object)
-        entry = len(path) == 3 and path[0] in ENTRY_SECTIONS and path[2] == "name"
-        if entry and path[1] == item.after:
-            return cls(item.before, item.after, str(path[0]), item.object)
-        return None
+        return cls(item.before, item.after, str(item.path[0]), item.object)
 
 
 def find_objects(
@@ -123,12 +130,8 @@ def find_objects(
         renames += [Rename(old, new) for old, new in found]
         removed -= {old for old, _ in found}
         added -= {new for _, new in found}
-    moved = {_name(r.old): _name(r.new) for r in renames if r.kind == "schema"}
-    tables = {_name(r.new) for r in renames if r.kind == "table"}
-    shown = [
-        r for r in renames if not _follows_schema(r, moved) and not _follows_table(r, after, tables)
-    ]
-    return shown, renames
+    follows = _following(renames, after)
+    return [r for r in renames if not follows(r)], renames
 
 
 _ROUNDS = 3
@@ -137,13 +140,20 @@ _ROUNDS = 3
 def followers(chosen: list[Rename], everything: list[Rename], after: Objects) -> list[Rename]:
     """The renames in ``everything`` that follow from ``chosen`` and are not reported
     on their own: the keys in a renamed schema, the sequence a moved table owns."""
-    moved = {_name(r.old): _name(r.new) for r in chosen if r.kind == "schema"}
-    tables = {_name(r.new) for r in chosen if r.kind == "table"}
-    return [
-        r
-        for r in everything
-        if r not in chosen and (_follows_schema(r, moved) or _follows_table(r, after, tables))
-    ]
+    follows = _following(chosen, after)
+    return [r for r in everything if r not in chosen and follows(r)]
+
+
+def _following(renames: list[Rename], after: Objects) -> Callable[[Rename], bool]:
+    """Whether a rename only follows from ``renames``: a key moved with its renamed
+    schema, or a sequence moved with the renamed table that owns it."""
+    moved = _schemas_moved(renames)
+    tables = {_name(r.new) for r in renames if r.kind == "table"}
+    return lambda r: _follows_schema(r, moved) or _follows_table(r, after, tables)
+
+
+def _schemas_moved(renames: list[Rename]) -> dict[str, str]:
+    return {_name(r.old): _name(r.new) for r in renames if r.kind == "schema"}
 
 
 def find_entries(
@@ -199,7 +209,7 @@ def apply(objects: Objects, renames: list[Rename], within: Iterable[str] | None 
             out[r.new] = out.pop(r.old)
             scope.discard(r.old)
             scope.add(r.new)
-    moved = {_name(r.old): _name(r.new) for r in renames if r.kind == "schema"}
+    moved = _schemas_moved(renames)
     for r in renames:
         if r.section is None and not _follows_schema(r, moved):
             # (one that only follows its schema's is covered by the schema's: linear)
@@ -211,7 +221,7 @@ def apply(objects: Objects, renames: list[Rename], within: Iterable[str] | None 
 
 def _consequences(out: Objects, r: Rename, scope: set[str]) -> None:
     if r.kind == "role":
-        old, new = r.old.partition(":")[2], r.new.partition(":")[2]
+        old, new = _name(r.old), _name(r.new)
         for key in scope & out.keys():
             out[key] = _roles_renamed(out[key], old, new)
         return
@@ -305,7 +315,7 @@ def _patterns(keys: list[str]) -> list[re.Pattern[str]]:
 
 
 def _renamable(key: str) -> bool:
-    return key.partition(":")[0] not in NOT_RENAMED
+    return _kind(key) not in NOT_RENAMED
 
 
 def _follows_schema(r: Rename, moved: dict[str, str]) -> bool:
@@ -318,7 +328,7 @@ def _follows_schema(r: Rename, moved: dict[str, str]) -> bool:
         return False
     if len(old.parts) < 2 or old.parts[1:] != new.parts[1:] or old.args != new.args:
         return False
-    return moved.get(make_key("schema", old.parts[0]).partition(":")[2]) == new.parts[0]
+    return moved.get(_name(make_key("schema", old.parts[0]))) == new.parts[0]
 
 
 def _follows_table(r: Rename, after: Objects, tables: set[str]) -> bool:
@@ -367,10 +377,15 @@ def _key_forms(key: str) -> list[str]:
     ]
 
 
+def _alternatives(forms: list[str]) -> str:
+    """A regex alternation of the forms, longest first (so a longer form wins)."""
+    return "|".join(re.escape(f) for f in sorted(set(forms), key=len, reverse=True))
+
+
 def _pattern(forms: list[str], qualifier: bool = False) -> re.Pattern[str] | None:
     if not forms:
         return None
-    alternatives = "|".join(re.escape(f) for f in sorted(set(forms), key=len, reverse=True))
+    alternatives = _alternatives(forms)
     # Not inside a longer identifier: t in t_id_seq or in "my t" is not t. A
     # qualifier is a bare name followed by a dot and not preceded by one (t.col).
     if qualifier:
@@ -427,7 +442,7 @@ def _sql_substitution(old: str, new: str) -> Callable[[str], str]:
     """Rewrites the bare name ``old`` where it is an identifier in SQL text: not in a
     string literal, not after ``.`` or ``::`` (another relation's column, a type), not
     before ``(`` (a function), and not in the other table a foreign key references."""
-    alternatives = "|".join(re.escape(f) for f in sorted(set(_bare_forms(old)), key=len)[::-1])
+    alternatives = _alternatives(_bare_forms(old))
     pattern = re.compile(rf"({_LITERAL})|(?<![\w$\"`.:])(?:{alternatives})(?![\w$\"`(])")
     table = dict(zip(_bare_forms(old), _bare_forms(new), strict=True))
 

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from driftd import canonical
 from driftd.diff.filters import dotted
+from driftd.diff.renames import is_rename
 from driftd.drift import SEVERITY_ORDER, DriftItem, EnvironmentReport, Report
 
 SEVERITY_STYLE = {
@@ -183,17 +184,11 @@ def describe(item: DriftItem) -> str:
     """``table:public.orders columns.note added`` style summary."""
     if not item.path:
         return f"{item.object} {item.change}"
-    if item.path[-1] == "name" and _renamed(item):
+    if is_rename(item.path, item.after):
         where = dotted(item.path[:-1])
         return f"{item.object} {where + ' ' if where else ''}renamed from {item.before}"
     what = "added" if item.before is None else "removed" if item.after is None else "changed"
     return f"{item.object} {dotted(item.path)} {what}"
-
-
-def _renamed(item: DriftItem) -> bool:
-    from driftd.diff.renames import Rename
-
-    return Rename.of(item) is not None
 
 
 def render_text(report: Report, con: Console) -> None:
@@ -287,7 +282,7 @@ def _render_item(item: DriftItem, out: _Lines, reference: str | None = None) -> 
     what: str = item.change
     if item.path:
         what = "added" if item.before is None else "removed" if item.after is None else "changed"
-        if item.path[-1] == "name" and _renamed(item):
+        if is_rename(item.path, item.after):
             what = "renamed"
     if reference and what in ("added", "removed"):
         # A baseline built from migrations: say where the object is (not) declared.

@@ -34,6 +34,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from driftd.canonical import dumps
+from driftd.diff.renames import is_rename
 from driftd.drift import SEVERITIES, DriftItem, EnvironmentReport, value_at
 from driftd.store import DriftNotFound, Store, StoreError
 from driftd.store.models import Daemon, Drift, DriftEvent, EnvironmentState, Run
@@ -243,7 +244,7 @@ def holds(objects: dict[str, Any], obj: str, path: Sequence[Any], value: Any) ->
 
     A rename's path ends in ``name``, which no object has as a field: it holds
     while the thing exists under its new name."""
-    if len(path) in (1, 3) and path[-1] == "name" and isinstance(value, str):
+    if is_rename(path, value):
         return value_at(objects.get(obj), path[:-1]) is not None
     return dumps(value_at(objects.get(obj), path)) == dumps(value)
 
