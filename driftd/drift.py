@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from driftd.canonical import fingerprint
+from driftd.canonical import dumps_pretty, fingerprint
 
 REPORT_FORMAT = "driftd.report/1"
 Severity = Literal["critical", "high", "medium", "low", "info"]  # most severe first
@@ -135,6 +135,10 @@ class Report:
             "generated_at": iso(self.generated_at),
             "environments": [e.to_json() for e in self.environments],
         }
+
+    def dumps(self) -> str:
+        """The ``driftd.report/1`` document as `--format json` prints it."""
+        return dumps_pretty(self.to_json()).decode()
 
 
 def iso(moment: datetime) -> str:

@@ -280,8 +280,11 @@ def _renamed_baseline(
     # A schema's rename takes the keys in it along, a moved table its sequence.
     renames = renames + rn.followers(renames, rn.find_objects(before, after)[1], after)
     objects = rn.apply(before, renames, within=differ)
+    # Only what apply replaced can differ (it copies what it changes).
     changed = [
-        k for k in objects.keys() | before.keys() if dumps(objects.get(k)) != dumps(before.get(k))
+        k
+        for k in objects.keys() | before.keys()
+        if objects.get(k) is not before.get(k) and dumps(objects.get(k)) != dumps(before.get(k))
     ]
     return {**old, "objects": objects}, sorted(changed)
 
@@ -403,8 +406,8 @@ def _unified(path: Path, new: dict[str, Any]) -> str:
 
 
 def _emit(report: Any, fmt: str) -> None:
-    if fmt == "json":  # driftd.report.to_json, without importing rich for it
-        click.echo(canonical.dumps_pretty(report.to_json()).decode(), nl=False)
+    if fmt == "json":  # without importing driftd.report (rich) for it
+        click.echo(report.dumps(), nl=False)
         return
     from driftd import report as rep
 

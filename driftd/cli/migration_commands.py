@@ -68,14 +68,13 @@ def baseline_verify(state: State, env: str, fmt: str) -> None:
     from driftd import snapshot as snap
     from driftd.drift import EnvironmentReport, Report
     from driftd.migrations.build import verify
-    from driftd.report import to_json
 
     resolved = state.config.resolve(env)
     built, committed, items = verify(resolved)
     same = snap.content_hash(built.document) == snap.content_hash(committed)
     if fmt == "json":
         report = Report([EnvironmentReport(env, "clean" if same else "drift", drift=items)])
-        click.echo(to_json(report), nl=False)
+        click.echo(report.dumps(), nl=False)
     else:
         _show_verify(env, resolved.baseline_path, built.document["migrations"], items, same)
     exit_with(EXIT_OK if same else EXIT_DRIFT)

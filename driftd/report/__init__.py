@@ -60,10 +60,6 @@ def safe(value: Any) -> str:
     return escape(visible(value))
 
 
-def to_json(report: Report) -> str:
-    return canonical.dumps_pretty(report.to_json()).decode()
-
-
 PIPED_WIDTH = 200  # piped with no COLUMNS and no terminal on stderr: CI logs
 
 
