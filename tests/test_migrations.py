@@ -23,6 +23,10 @@ from tests.conftest import ADMIN_URL, PgDatabase, Project, admin_connect
 FIXTURES = Path(__file__).parent / "fixtures"
 SCRATCH_URL = make_url(ADMIN_URL).set(drivername="postgresql+psycopg").render_as_string(False)
 HEAD = "a3f0c0de0003"
+# The tests compare the server's driftd_build_* databases before and after a build:
+# under pytest-xdist they run on one worker, so no build of another test's lands
+# in between (--dist loadgroup in pyproject.toml).
+pytestmark = pytest.mark.xdist_group("scratch-builds")
 
 
 def build_databases() -> set[str]:
