@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import driftd
 from driftd.check import Evaluated, FastPath, _Full, _Seen
-from driftd.collect import url as urls
+from driftd.config import url as urls
 from driftd.drift import DriftItem
 from driftd.errors import DriftdError
 

@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from driftd.collect import Target
-from driftd.collect import url as urls
+from driftd.config import url as urls
 from driftd.config.load import parse
 from tests.private_pg import PrivateCluster, private_cluster
 

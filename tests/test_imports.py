@@ -120,8 +120,10 @@ def test_the_config_model_imports_no_stage() -> None:
     assert edges["driftd.config.model"] <= {
         "driftd.drift",
         "driftd.config.durations",
+        "driftd.config.url",  # URLs parsed as SQLAlchemy does (stdlib only)
         "driftd.errors",
     }
+    assert graph()["driftd.config.url"] == set()  # a leaf itself
 
 
 def test_the_checker_catches_a_cycle() -> None:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftd.collect import url as urls
 from driftd.config import MANAGED_ROLE_GLOBS, ResolvedEnvironment
 
 # Schemas that belong to the server, never to the application.
@@ -39,11 +38,10 @@ class Target:
     def of(cls, resolved: ResolvedEnvironment) -> Target:
         env = resolved.settings
         exclude_roles = ("pg_*", *(MANAGED_ROLE_GLOBS if env.exclude_managed_roles else ()))
-        url, shown = _urls(resolved)
         return cls(
             environment=resolved.name,
-            url=url,
-            display_url=shown,
+            url=resolved.database_url(),
+            display_url=resolved.display_url(),
             schemas=tuple(env.schemas),
             exclude_schemas=tuple(env.exclude_schemas),
             roles=tuple(env.roles),
@@ -75,22 +73,6 @@ class Target:
         if any(fnmatch.fnmatchcase(name, g) for g in self.exclude_roles):
             return False
         return not self.roles or any(fnmatch.fnmatchcase(name, g) for g in self.roles)
-
-
-def _urls(resolved: ResolvedEnvironment) -> tuple[str, str]:
-    """The URL to connect with (password filled in) and the one to show, as
-    ``ResolvedEnvironment.database_url`` / ``display_url`` give them, without
-    importing SQLAlchemy for PostgreSQL (a no-change check needs psycopg only)."""
-    env, config, where = resolved.settings, resolved.config, f"environments.{resolved.name}"
-    raw = env.url or config.secret(where + ".url", env.url_env, env.url_file)
-    parsed = urls.parse(raw) if raw and dialect_of(raw) in ("postgresql", "postgres") else None
-    if parsed is None:  # another engine (SQLite paths), or SQLAlchemy says what is wrong
-        return resolved.database_url(), resolved.display_url()
-    shown = parsed.render() if env.url else f"<from {env.url_env or env.url_file}>"
-    password = config.secret(where + ".password", env.password_env, env.password_file)
-    if password is not None:
-        parsed = parsed.set(password)
-    return parsed.render(hide_password=False), shown
 
 
 @dataclass

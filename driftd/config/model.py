@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from driftd.config import url as urls
 from driftd.config.durations import Seconds, validate_schedule
 from driftd.drift import Severity
 from driftd.errors import ConfigError
@@ -384,11 +385,15 @@ class ResolvedEnvironment:
 
     def database_url(self) -> str:
         """The URL with its password filled in (keep it out of logs)."""
-        from sqlalchemy.engine import make_url
-
         env, where = self.settings, f"environments.{self.name}"
         raw = env.url or self.config.secret(where + ".url", env.url_env, env.url_file)
         assert raw is not None
+        password = self.config.secret(where + ".password", env.password_env, env.password_file)
+        fast = _postgres_url(raw)  # a no-change check needs psycopg, not SQLAlchemy
+        if fast is not None:
+            return (fast if password is None else fast.set(password)).render(hide_password=False)
+        from sqlalchemy.engine import make_url
+
         try:
             url = make_url(raw)
         except Exception:
@@ -396,7 +401,6 @@ class ResolvedEnvironment:
                 f"{where}: the database URL cannot be parsed",
                 "use the form postgresql+psycopg://user@host:5432/dbname",
             ) from None
-        password = self.config.secret(where + ".password", env.password_env, env.password_file)
         if password is not None:
             url = url.set(password=password)
         if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
@@ -405,11 +409,21 @@ class ResolvedEnvironment:
 
     def display_url(self) -> str:
         """The URL for messages: never with a password."""
+        if not self.settings.url:
+            return f"<from {self.settings.url_env or self.settings.url_file}>"
+        fast = _postgres_url(self.settings.url)
+        if fast is not None:
+            return fast.render()
         from sqlalchemy.engine import make_url
 
-        if self.settings.url:
-            return make_url(self.settings.url).render_as_string(hide_password=True)
-        return f"<from {self.settings.url_env or self.settings.url_file}>"
+        return make_url(self.settings.url).render_as_string(hide_password=True)
+
+
+def _postgres_url(raw: str) -> urls.URL | None:
+    """A PostgreSQL URL parsed without SQLAlchemy (None: another engine, or a URL
+    only SQLAlchemy can read or reject)."""
+    dialect = raw.split(":", 1)[0].split("+", 1)[0].lower()
+    return urls.parse(raw) if dialect in ("postgresql", "postgres") else None
 
 
 def server_of(url: str | None) -> tuple[str, str, int] | None:

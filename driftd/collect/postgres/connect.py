@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from driftd.collect.url import URL
+    from driftd.config.url import URL
 
 
 def _connect_params(url: URL, connect_timeout: float) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import psycopg
 import psycopg.errors
 
 from driftd.collect.postgres.queries import sql
-from driftd.collect.url import URL, parse
+from driftd.config.url import URL, parse
 from driftd.errors import CollectError
 from driftd.masking import mask
 
@@ -33,7 +33,7 @@ RELKIND_WORD = {
 
 
 def make_url(url: str) -> URL:
-    """The URL's parts as SQLAlchemy reads them (``driftd.collect.url``: SQLAlchemy takes
+    """The URL's parts as SQLAlchemy reads them (``driftd.config.url``: SQLAlchemy takes
     ~0.15 s to import); for a URL that does not parse, SQLAlchemy raises its error."""
     parsed = parse(url)
     if parsed is None:

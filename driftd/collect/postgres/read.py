@@ -37,7 +37,7 @@ from driftd.errors import CollectError
 from driftd.kinds import KINDS, Kind
 
 if TYPE_CHECKING:
-    from driftd.collect.url import URL
+    from driftd.config.url import URL
 
 Row = Any  # a psycopg namedtuple row
 # A query's rows: already fetched, or an executed cursor whose rows the builder fetches.
