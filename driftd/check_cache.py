@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,14 +81,7 @@ class CheckCache(FastPath):
         digest = None
         if seen.baseline and time.time_ns() - seen.baseline[-1] < RACY_NS:
             digest = _file_digest(env.baseline_path)
-        return _Seen(
-            seen.fingerprint,
-            seen.baseline,
-            seen.generation,
-            key=settings_key(env, target),
-            digest=digest,
-            at=seen.at,
-        )
+        return replace(seen, key=settings_key(env, target), digest=digest)
 
     def _recall(self, env: ResolvedEnvironment) -> _Full | None:
         if self.full:
