@@ -7,20 +7,35 @@ worker is free, however late: with any grace, a slow environment ahead in the
 queue would make a fast one miss every run), in a thread pool of
 ``max_concurrent_checks``.
 
-Interval schedules are spread, not jittered: each job's first run is placed at
-a random point of its first period (at most ``MAX_FIRST_DELAY`` away) and it
-then keeps that phase exactly, so a thousand 60 s environments make an even
-stream of about 17 checks a second, and each is checked once per period.
-(APScheduler adds interval jitter to the previous, already jittered, fire
-time: a 10 % jitter made a 60 s schedule run every 63 s on average, and some
-periods had no check at all.) Cron schedules keep a small jitter, which does
-not accumulate there.
+Interval schedules are spread, not jittered. Each environment has a phase over
+its whole period, from a hash of its name (blake2b, so the same in every
+daemon and after every restart: daemons of a fleet agree on when an
+environment is due), and fires on the grid ``phase + k * period`` of Unix
+time: a thousand hourly environments make an even stream of one check every
+3.6 s, not a burst at the top of the hour. So that a start or a reload does
+not wait up to a whole period, a newly added (or rescheduled) job's first
+check is at a random point of the first ``min(period, MAX_FIRST_DELAY)``
+(``next_run_time``: one job, so ``max_instances`` and ``coalesce`` still
+cover both). After a fire off the grid (that first check, or ``run_soon``)
+the next one is the first grid point at least half a period later: a grid
+point closer than that is skipped, so the gap after a first check is between
+half a period and one and a half, never two checks in quick succession (half a
+period is also the lease's ``min_gap``, so a first check that started on time
+never makes the fleet refuse the grid fire after it). A resumed job comes back
+on its grid (``resume_job`` asks the trigger with no previous fire time).
+(APScheduler's own IntervalTrigger continues from the previous fire time,
+``previous + interval``, so an off-grid run would shift the phase for good;
+and its jitter accumulated: a 10 % jitter made a 60 s schedule run every 63 s
+on average.) Cron schedules keep a small jitter, which does not accumulate
+there.
 Which daemon of a fleet actually checks is decided at run time (driftd.daemon.lease).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import random
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -84,12 +99,50 @@ class Plan:
         if is_cron(self.schedule):
             # Local time, as cron(8) reads it (CronTrigger's default time zone).
             return CronTrigger(**cron_fields(self.schedule), jitter=self.jitter)
-        period = self.period
-        # A random phase within the first period (or minute), then that phase for good.
-        first = random.uniform(0, min(period, MAX_FIRST_DELAY))
-        return IntervalTrigger(
-            seconds=period, start_date=datetime.now(UTC) + timedelta(seconds=first), timezone=UTC
+        return PhasedIntervalTrigger(self.period, phase_of(self.environment, self.period))
+
+    def first_run(self, now: datetime) -> datetime | None:
+        """When a new job first runs: soon, for an interval (None: as the trigger says)."""
+        if is_cron(self.schedule):
+            return None
+        return now + timedelta(seconds=random.uniform(0, min(self.period, MAX_FIRST_DELAY)))
+
+
+def phase_of(environment: str, period: float) -> float:
+    """Seconds after the Unix epoch (mod ``period``) of an environment's grid: stable
+    across processes and restarts (unlike ``hash()``), uniform over the period."""
+    digest = hashlib.blake2b(environment.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 * period
+
+
+class PhasedIntervalTrigger(IntervalTrigger):  # type: ignore[misc]
+    """Fires on ``phase + k * period`` (Unix time); after a fire off that grid, at the
+    first grid point at least half a period later (see the module docstring)."""
+
+    __slots__ = ()
+
+    def __init__(self, period: float, phase: float) -> None:
+        # start_date is the grid's anchor: IntervalTrigger's state (pickling, repr) holds it all.
+        super().__init__(
+            seconds=period, start_date=datetime.fromtimestamp(phase, UTC), timezone=UTC
         )
+
+    @property
+    def phase(self) -> float:
+        return float(self.start_date.timestamp())
+
+    def grid_at_or_after(self, t: float) -> float:
+        period = float(self.interval_length)
+        return self.phase + math.ceil((t - self.phase) / period) * period
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is None:  # a new or resumed job: its next grid point
+            earliest = now.timestamp()
+        else:
+            earliest = previous_fire_time.timestamp() + self.interval_length / 2
+        return datetime.fromtimestamp(self.grid_at_or_after(earliest), UTC)
 
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -196,6 +249,7 @@ class Scheduler:
             job = jobs.get(job_id)
             if job is not None and job.name == plan.label:
                 continue  # same schedule: leave its timing alone
+            first = plan.first_run(datetime.now(UTC))
             self._sched.add_job(
                 self._run,
                 trigger=plan.trigger(),
@@ -206,6 +260,7 @@ class Scheduler:
                 coalesce=True,
                 max_instances=1,
                 misfire_grace_time=None,  # late is better than never (see the docstring)
+                **({} if first is None else {"next_run_time": first}),
             )
             (added if job is None else changed).append(plan.environment)
         return added, removed, changed
@@ -224,7 +279,8 @@ class Scheduler:
                 job.pause()
 
     def run_soon(self, environment: str) -> None:
-        """Bring an environment's next check forward (e.g. just taken over from a dead daemon)."""
+        """Bring an environment's next check forward (e.g. just taken over from a dead
+        daemon), once: an interval job then goes back to its grid."""
         job = self._sched.get_job(JOB_PREFIX + environment)
         if job is not None:
             job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=random.uniform(0, 1)))
