@@ -45,6 +45,7 @@ import pymysql
 import pytest
 from sqlalchemy.engine import make_url
 
+from driftd.collect.postgres import read as pg_read
 from tests.conftest import ADMIN_URL, Project, _conninfo, admin_connect
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -473,7 +474,11 @@ def dumps(items: list[dict[str, Any]]) -> str:
 
 @pytest.mark.parametrize("scenario", _params())
 def test_scenario(
-    scenario: Scenario, servers: Servers, tmp_path: Path, request: pytest.FixtureRequest
+    scenario: Scenario,
+    servers: Servers,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     update = bool(request.config.getoption("--update-golden", default=False))
     if update and scenario.xfail:
@@ -494,7 +499,20 @@ def test_scenario(
         if audit:
             project.write_config(_config(run, url, audit))
         args = ["check", "--format", "json"] + ([] if audit else ["--no-attribution"])
+        # The baseline was read on one connection, the check reads on two (as a large
+        # catalog is): any difference between the two ways would be drift here.
+        monkeypatch.setattr(pg_read, "PARALLEL_MIN_RELATIONS", 0)
+        lanes: list[bool] = []
+        start = pg_read._SecondLane.start
+        monkeypatch.setattr(
+            pg_read._SecondLane,
+            "start",
+            lambda lane, *a: lanes.append(start(lane, *a)) or lanes[-1],
+        )
         res = project.run(*args, env=env)
+        # (Read again when another test drops a tablespace mid-read: [True, True].)
+        assert lanes == [True] * len(lanes), lanes
+        assert bool(lanes) == (scenario.engine == "postgresql"), lanes
     try:
         report = json.loads(res.stdout)
     except json.JSONDecodeError:

@@ -33,6 +33,7 @@ class Target:
     statement_timeout: float = 30.0
     lock_timeout: float = 2.0
     connect_timeout: float = 10.0
+    read_connections: int = 2  # a large PostgreSQL catalog is read over two
 
     @classmethod
     def of(cls, resolved: ResolvedEnvironment) -> Target:
@@ -49,6 +50,7 @@ class Target:
             statement_timeout=env.statement_timeout,
             lock_timeout=env.lock_timeout,
             connect_timeout=env.connect_timeout,
+            read_connections=env.read_connections,
         )
 
     def shown(self) -> str:

@@ -127,6 +127,8 @@ class Environment(_Strict, UrlFrom):
     statement_timeout: Duration = 30.0
     lock_timeout: Duration = 2.0
     connect_timeout: Duration = 10.0
+    # A large PostgreSQL catalog is read over this many connections sharing one snapshot.
+    read_connections: int = Field(default=2, ge=1, le=2)
     baseline: str | None = None
     # How far back attribution looks when there is no last clean check.
     attribution_lookback: Duration = 86400.0  # 24h
