@@ -16,13 +16,17 @@ baseline file, or ``full_snapshot_every`` passing each force a full check.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from driftd.check import FastPath, check_environment
 from driftd.collect import Target
+from driftd.collect.postgres import fingerprint as fp
 from driftd.collect.postgres import queries
 from driftd.collect.postgres.fingerprint import (
     MAINTENANCE_COLUMNS,
@@ -52,9 +56,32 @@ def cluster() -> Iterator[PrivateCluster]:
         yield c
 
 
-def _fingerprint(cluster: PrivateCluster, run: Run) -> str:
+def _fingerprint(cluster: PrivateCluster, run: Run, connections: int = 1) -> str:
     # The scenarios' environment watches the roles named {{prefix}}*, as in test_scenarios.
-    return fingerprint(Target(environment="t", url=cluster.url(run.db), roles=(run.prefix + "*",)))
+    target = Target(
+        environment="t",
+        url=cluster.url(run.db),
+        roles=(run.prefix + "*",),
+        read_connections=connections,
+    )
+    return fingerprint(target)
+
+
+@pytest.fixture
+def two_connections(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every catalog counts as large: with read_connections = 2 the fingerprint is read
+    over two connections. Lists each second connection made."""
+    made: list[bool] = []
+    real = fp._second_connection
+
+    def second(*args: Any) -> Any:
+        conn = real(*args)
+        made.append(conn is not None)
+        return conn
+
+    monkeypatch.setattr(fp, "PARALLEL_MIN_PG_CLASS_BYTES", 0)
+    monkeypatch.setattr(fp, "_second_connection", second)
+    return made
 
 
 def _execute(cluster: PrivateCluster, run: Run, script: str) -> None:
@@ -64,16 +91,20 @@ def _execute(cluster: PrivateCluster, run: Run, script: str) -> None:
 
 
 @pytest.mark.parametrize("scenario", PG_SCENARIOS, ids=[s.name for s in PG_SCENARIOS])
-def test_a_change_changes_the_fingerprint(cluster: PrivateCluster, scenario: Scenario) -> None:
+def test_a_change_changes_the_fingerprint(
+    cluster: PrivateCluster, scenario: Scenario, two_connections: list[bool]
+) -> None:
+    """Before on one connection, after on two: the way it was read never shows."""
     run = Run(scenario)
     with cluster.connect() as admin:
         admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
     try:
         _execute(cluster, run, scenario.read("before.sql") or "")
         before = _fingerprint(cluster, run)
-        assert _fingerprint(cluster, run) == before, "the fingerprint of an idle database moved"
+        assert _fingerprint(cluster, run, 2) == before, "the fingerprint of an idle database moved"
         _execute(cluster, run, scenario.read("after.sql") or "")
-        after = _fingerprint(cluster, run)
+        after = _fingerprint(cluster, run, 2)
+        assert two_connections == [False, True, True]  # one, then two and two
     finally:
         with cluster.connect() as admin:
             admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
@@ -173,3 +204,52 @@ def test_the_daemon_reuses_an_unchanged_check(
     assert check() == [] and fast.reused == 3
     fast.forget()  # a config reload
     assert check() == [] and fast.reused == 3
+
+
+def test_a_refused_second_connection_gives_the_same_fingerprint(
+    cluster: PrivateCluster, two_connections: list[bool]
+) -> None:
+    """A role allowed one connection: the first connection sums everything."""
+    run = Run(PG_SCENARIOS[0])
+    user = f"{run.prefix}one"
+    with cluster.connect() as admin:
+        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
+        admin.execute(f"CREATE ROLE {user} LOGIN CONNECTION LIMIT 1")  # type: ignore[arg-type]
+    try:
+        _execute(cluster, run, "CREATE TABLE t (id int PRIMARY KEY); CREATE INDEX ON t (id)")
+        url = cluster.url(run.db, user)
+        one = fingerprint(Target(environment="t", url=url, read_connections=1))
+        refused = fingerprint(Target(environment="t", url=url))
+        _fingerprint(cluster, run, 2)  # a control: as postgres, who may open two
+    finally:
+        with cluster.connect() as admin:
+            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f"DROP ROLE {user}")  # type: ignore[arg-type]
+    assert two_connections == [False, False, True]
+    assert refused == one
+
+
+def test_an_error_on_the_second_connection_is_raised(
+    cluster: PrivateCluster, two_connections: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = Run(PG_SCENARIOS[0])
+    real = fp._lane
+
+    def broken(sums: Any, scoped: Any, keep: Any, drop: Any = frozenset()) -> Any:
+        got = real(sums, scoped, keep, drop)
+        if keep is fp.SECOND_LANE:  # the second connection's part: a query that fails
+            got[0]["pg_class"] = fp.pgsql.SQL("(SELECT (1/0)::text)")
+        return got
+
+    monkeypatch.setattr(fp, "_lane", broken)
+    with cluster.connect() as admin:
+        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
+    try:
+        before = {t.name for t in threading.enumerate()}
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            _fingerprint(cluster, run, 2)
+        assert {t.name for t in threading.enumerate()} == before
+        assert two_connections == [True]
+    finally:
+        with cluster.connect() as admin:
+            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]

@@ -27,13 +27,20 @@ file is covered with nothing more to write; ``tests/test_fingerprint.py``
 runs every golden scenario and fails when a change leaves the fingerprint
 unchanged. Equal fingerprints mean the snapshot would be equal; a different
 fingerprint says nothing (the full snapshot decides).
+
+On a large catalog a second connection in the same snapshot sums ``SECOND_LANE``
+while the first sums the rest (the server's work on two cores, ~0.2 -> ~0.15 s on
+10k tables); the digest is the same however the work was split.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import logging
 import re
+import threading
 from importlib import resources
 from typing import Any
 
@@ -45,6 +52,8 @@ from driftd.collect.postgres import queries
 from driftd.collect.postgres.acl import SECRET_WORDS
 from driftd.collect.postgres.connect import _connect_params
 from driftd.collect.postgres.errors import _connect_error, make_url
+
+log = logging.getLogger(__name__)
 
 # SQL files that are not part of a snapshot (lock diagnosis after a lock timeout).
 NOT_SNAPSHOT = frozenset({"lock_holders"})
@@ -179,6 +188,14 @@ def _masked(column: str) -> pgsql.Composable:
     return pgsql.SQL(_MASKED_OPTIONS.replace("{words}", words)).format(col=pgsql.Identifier(column))
 
 
+# A catalog whose pg_class is at least this large (bytes on disk: no statistics needed;
+# ~2,000 tables) is fingerprinted over two connections sharing one snapshot, as it is
+# read (read.PARALLEL_MIN_RELATIONS); on a smaller one a second backend costs more.
+PARALLEL_MIN_PG_CLASS_BYTES = 4 << 20
+# What the second connection sums: about half of the server's time on a large catalog.
+SECOND_LANE = frozenset({"pg_class", "pg_depend", *ROLE_SCOPED})
+
+
 def fingerprint(target: Target) -> str:
     """The fingerprint of ``target``'s catalog: a hex digest, equal only while
     nothing the collector reads has changed. Raises CollectError when the database
@@ -191,26 +208,123 @@ def fingerprint(target: Target) -> str:
         raise _connect_error(exc, target.shown(), url) from exc
     with conn:
         # One snapshot for the plan and the sums, read-only like every read of driftd.
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        conn.execute(
-            "SELECT set_config('statement_timeout', %s, true)",
-            (f"{max(1, int(target.statement_timeout * 1000))}ms",),
-        )
+        _begin(conn, target)
+        second = _second_connection(conn, params, target)
         names = catalog_names()
         plan = conn.execute(_PLAN, {"names": list(names)}).fetchall()
-        plan = [p for p in plan if p[0] not in ROLE_SCOPED]
         records = conn.info.server_version >= 140000
-        terms = [_term(name, whole, columns, records) for name, whole, columns in plan]
-        query = pgsql.SQL("SELECT ARRAY[{}]").format(pgsql.SQL(", ").join(terms))
-        row = conn.execute(query).fetchone()
-        parts = [
-            f"{name}={value}"
-            for (name, _, _), value in zip(plan, row[0] if row else [], strict=True)
-        ]
-        scoped = {n: conn.execute(q).fetchall() for n, q in ROLE_SCOPED.items() if n in names}
+        sums = {
+            name: _term(name, whole, columns, records)
+            for name, whole, columns in plan
+            if name not in ROLE_SCOPED
+        }
+        scoped = {n: pgsql.SQL(q) for n, q in ROLE_SCOPED.items() if n in names}
+        if second is None:
+            sums_read, scoped_read = _sums(conn, sums, scoped)
+        else:
+            with second:
+                sums_read, scoped_read = _sums_on_two(conn, second, sums, scoped)
         conn.execute("COMMIT")
-    parts += _role_sums(scoped, target)
+    # The same digest however the work was split: parts in the plan's order.
+    parts = [f"{name}={sums_read[name]}" for name in sums]
+    parts += _role_sums({n: scoped_read[n] for n in scoped}, target)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _begin(conn: psycopg.Connection[Any], target: Target, snapshot: str | None = None) -> None:
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    if snapshot is not None:  # before the transaction's first query
+        conn.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(pgsql.Literal(snapshot)))
+    conn.execute(
+        "SELECT set_config('statement_timeout', %s, true)",
+        (f"{max(1, int(target.statement_timeout * 1000))}ms",),
+    )
+
+
+_Sums = dict[str, pgsql.Composable]
+_Scoped = dict[str, pgsql.SQL]
+
+
+def _lane(
+    sums: _Sums, scoped: _Scoped, keep: frozenset[str] | None, drop: frozenset[str] = frozenset()
+) -> tuple[_Sums, _Scoped]:
+    """The part of the work named in ``keep`` (None: all), without what ``drop`` names."""
+    return (
+        {n: t for n, t in sums.items() if (keep is None or n in keep) and n not in drop},
+        {n: q for n, q in scoped.items() if (keep is None or n in keep) and n not in drop},
+    )
+
+
+def _sums(
+    conn: psycopg.Connection[Any], sums: _Sums, scoped: _Scoped
+) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """Run the sums (one query) and the role-scoped reads on ``conn``."""
+    values: dict[str, str] = {}
+    if sums:
+        query = pgsql.SQL("SELECT ARRAY[{}]").format(pgsql.SQL(", ").join(sums.values()))
+        row = conn.execute(query).fetchone()
+        values = dict(zip(sums, row[0] if row else [], strict=True))
+    return values, {n: conn.execute(q).fetchall() for n, q in scoped.items()}
+
+
+def _second_connection(
+    conn: psycopg.Connection[Any], params: dict[str, Any], target: Target
+) -> psycopg.Connection[Any] | None:
+    """A second connection in ``conn``'s snapshot (``conn`` has just begun), for a large
+    catalog; None when the catalog is small or the server refuses (the first connection
+    then does it all)."""
+    if target.read_connections < 2:
+        return None
+    size = conn.execute("SELECT pg_relation_size('pg_catalog.pg_class')").fetchall()[0][0]
+    if size < PARALLEL_MIN_PG_CLASS_BYTES:
+        return None
+    try:  # (not in a savepoint: a subtransaction cannot export its snapshot)
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchall()[0][0]
+    except psycopg.Error as exc:  # the transaction is aborted: begin it again
+        log.debug("fingerprint on one connection: pg_export_snapshot() failed: %s", exc)
+        conn.execute("ROLLBACK")
+        _begin(conn, target)
+        return None
+    second = None
+    try:
+        second = psycopg.connect(**params)
+        _begin(second, target, snapshot)
+    except psycopg.Error as exc:  # e.g. the role's CONNECTION LIMIT, a pooler
+        log.debug("fingerprint on one connection: the second one failed: %s", exc)
+        if second is not None:
+            second.close()
+        return None
+    return second
+
+
+def _sums_on_two(
+    conn: psycopg.Connection[Any], second: psycopg.Connection[Any], sums: _Sums, scoped: _Scoped
+) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """:func:`_sums`, the part in :data:`SECOND_LANE` on ``second`` (on a thread), the
+    rest on ``conn`` at the same time."""
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            result.append(_sums(second, *_lane(sums, scoped, SECOND_LANE)))
+            second.execute("COMMIT")
+        except BaseException as exc:  # raised below, on the calling thread
+            result.append(exc)
+
+    thread = threading.Thread(target=run, name="driftd-fingerprint2", daemon=True)
+    thread.start()
+    try:
+        values, rows = _sums(conn, *_lane(sums, scoped, None, SECOND_LANE))
+    except BaseException:
+        with contextlib.suppress(psycopg.Error):
+            second.cancel()
+        raise
+    finally:
+        thread.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    more_values, more_rows = result[0]
+    return values | more_values, rows | more_rows
 
 
 _RoleRow = tuple[list[str], int, int | None, bool]
