@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 USER_NS = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
 REL = f"pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND {USER_NS}"
@@ -111,9 +112,11 @@ def run_driftd(dsn: str) -> dict[str, Any]:
     from driftd.collect import Target, postgres
 
     target = Target(environment="floor", url=dsn, statement_timeout=600.0)
+    # As driftd connects: a large catalog is read over two connections (read_connections).
+    params = {**conninfo_to_dict(dsn), "autocommit": True}
     started = time.perf_counter()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        fetched = postgres._read(conn, target)
+    with psycopg.connect(**params) as conn:
+        fetched = postgres._read(conn, target, params)
     total = round(time.perf_counter() - started, 4)
     rows = {k: len(v) for k, v in vars(fetched).items() if isinstance(v, list)}
     return {"queries": "driftd", "total_s": total, "rows": rows}

@@ -22,24 +22,28 @@ SELECT a.attrelid AS relid, a.attname AS name, format_type(a.atttypid, a.atttypm
        nullif(a.attstattarget, -1) AS statistics,
        CASE WHEN a.attstorage <> t.typstorage THEN CASE a.attstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' WHEN 'x' THEN 'extended' END END AS storage,
        {compression} AS compression,
-       CASE WHEN a.attidentity <> '' THEN (
-         SELECT nullif(jsonb_strip_nulls(jsonb_build_object(
-                  'start', nullif(s.seqstart, 1), 'increment', nullif(s.seqincrement, 1),
-                  'min', nullif(s.seqmin, 1),
-                  'max', nullif(s.seqmax, CASE s.seqtypid WHEN 'int2'::regtype THEN 32767
-                                                         WHEN 'int4'::regtype THEN 2147483647
-                                                         ELSE 9223372036854775807 END),
-                  'cache', nullif(s.seqcache, 1), 'cycle', nullif(s.seqcycle, false))), '{}')
-         FROM pg_depend dep JOIN pg_sequence s ON s.seqrelid = dep.objid
-         WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
-           AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i'
-         LIMIT 1) END AS identity_options,
+       ido.options AS identity_options,
        CASE WHEN a.attinhcount > 0 AND a.attislocal AND NOT c.relispartition THEN true END
          AS local
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+-- An identity's sequence options, for every identity column at once (set-based: the
+-- query is planned without nested loops, read.py, so whatever the catalog statistics
+-- say, 100k columns cost hash joins, never 100k index probes of each catalog).
+LEFT JOIN (
+  SELECT dep.refobjid, dep.refobjsubid, nullif(jsonb_strip_nulls(jsonb_build_object(
+           'start', nullif(s.seqstart, 1), 'increment', nullif(s.seqincrement, 1),
+           'min', nullif(s.seqmin, 1),
+           'max', nullif(s.seqmax, CASE s.seqtypid WHEN 'int2'::regtype THEN 32767
+                                                  WHEN 'int4'::regtype THEN 2147483647
+                                                  ELSE 9223372036854775807 END),
+           'cache', nullif(s.seqcache, 1), 'cycle', nullif(s.seqcycle, false))), '{}') AS options
+  FROM pg_depend dep JOIN pg_sequence s ON s.seqrelid = dep.objid
+  WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
+    AND dep.deptype = 'i'
+) ido ON ido.refobjid = a.attrelid AND ido.refobjsubid = a.attnum AND a.attidentity <> ''
 LEFT JOIN pg_description d ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass
                           AND d.objsubid = a.attnum
 WHERE c.relnamespace = ANY(%(nsp)s::oid[]) AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
