@@ -19,7 +19,7 @@ import pytest
 
 from driftd.collect import Target
 from driftd.collect import postgres as pg
-from driftd.collect.postgres import build, read
+from driftd.collect.postgres import build, connect, read
 from driftd.collect.postgres.connect import _connect_params
 from driftd.config.url import parse
 from tests.conftest import PgDatabase
@@ -201,3 +201,40 @@ def test_read_connections_is_a_setting() -> None:
     assert Environment(url="postgresql://h/db", read_connections=1).read_connections == 1
     with pytest.raises(ValueError):
         Environment(url="postgresql://h/db", read_connections=3)
+
+
+def test_a_slow_second_connection_is_not_waited_for(
+    target: Target, lanes: list[bool], monkeypatch: pytest.MonkeyPatch, pgdb: PgDatabase
+) -> None:
+    """Past SECOND_DEADLINE the first connection reads everything (it would otherwise sit
+    idle in its transaction, and a pooler may hold a BEGIN for minutes); the late
+    connection is closed, and the environment is read on one for a while."""
+    monkeypatch.setattr(connect, "SECOND_DEADLINE", 0.0)
+    one = collect(target, read_connections=1)
+    assert collect(target) == one
+    assert lanes == [False]
+    assert no_sessions_left(pgdb)
+    monkeypatch.setattr(connect, "SECOND_DEADLINE", 10.0)
+    assert collect(target) == one
+    assert lanes == [False, False]  # remembered: not tried again within the hour
+    connect._refused.clear()
+    assert collect(target) == one
+    assert lanes == [False, False, True]
+
+
+def test_a_refused_snapshot_export_reads_on_one(pgdb: PgDatabase, lanes: list[bool]) -> None:
+    """A role that may not call pg_export_snapshot(): the transaction it aborted is begun
+    again, and the first connection reads everything."""
+    user = pgdb.role("noexport")
+    pgdb.execute(
+        f"CREATE ROLE {user} LOGIN; CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO {user};"
+        "CREATE TABLE app.t (a int PRIMARY KEY, b int CHECK (b > 0)); CREATE INDEX ON app.t (b);"
+        "REVOKE EXECUTE ON FUNCTION pg_export_snapshot() FROM PUBLIC"
+    )
+    url = pgdb.url.replace("postgres@", f"{user}@", 1)
+    as_user = Target(environment="test", url=url, roles=(pgdb.prefix + "*",))
+    objects = pg.collect(as_user).objects
+    assert lanes == []  # no snapshot to share: no second connection tried
+    assert objects == collect(as_user, read_connections=1)
+    assert set(objects["table:app.t"]["indexes"]) == {"t_b_idx"}
+    assert no_sessions_left(pgdb)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,8 @@ def test_a_refused_second_connection_gives_the_same_fingerprint(
         _execute(cluster, run, "CREATE TABLE t (id int PRIMARY KEY); CREATE INDEX ON t (id)")
         url = cluster.url(run.db, user)
         one = fingerprint(Target(environment="t", url=url, read_connections=1))
+        # Its backend may outlive the client a moment, and count against the limit.
+        assert _no_sessions_left(cluster, run.db)
         refused = fingerprint(Target(environment="t", url=url))
         _fingerprint(cluster, run, 2)  # a control: as postgres, who may open two
     finally:
@@ -250,6 +253,72 @@ def test_an_error_on_the_second_connection_is_raised(
             _fingerprint(cluster, run, 2)
         assert {t.name for t in threading.enumerate()} == before
         assert two_connections == [True]
+        assert _no_sessions_left(cluster, run.db)
     finally:
         with cluster.connect() as admin:
             admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def _no_sessions_left(cluster: PrivateCluster, db: str) -> bool:
+    """Whether driftd's connections to ``db`` are all gone (polled with a deadline: a
+    backend leaves pg_stat_activity shortly after its client closes)."""
+    deadline = time.monotonic() + 10
+    with cluster.connect() as conn:  # autocommit: each poll sees pg_stat_activity anew
+        while True:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = %s AND application_name = 'driftd'",
+                (db,),
+            ).fetchone()
+            if row == (0,) or time.monotonic() > deadline:
+                return row == (0,)
+            time.sleep(0.02)  # the polling interval, not a wait for a result
+
+
+def test_the_second_connection_sums_the_first_ones_snapshot(
+    cluster: PrivateCluster, two_connections: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table created between the export and the import is in neither connection's
+    sums (pg_class is summed on the second): the digest is the one from before it."""
+    run = Run(PG_SCENARIOS[0])
+    real = fp.second_connection
+
+    def late(*args: Any) -> Any:
+        with cluster.connect(run.db) as other:
+            other.execute("CREATE TABLE created_meanwhile (id int)")
+        return real(*args)
+
+    with cluster.connect() as admin:
+        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
+    try:
+        _execute(cluster, run, "CREATE TABLE t (id int PRIMARY KEY)")
+        before = _fingerprint(cluster, run)
+        monkeypatch.setattr(fp, "second_connection", late)
+        during = _fingerprint(cluster, run, 2)
+        monkeypatch.undo()
+        after = _fingerprint(cluster, run)
+    finally:
+        with cluster.connect() as admin:
+            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
+    assert during == before != after
+
+
+def test_a_refused_snapshot_export_gives_the_same_fingerprint(
+    cluster: PrivateCluster, two_connections: list[bool]
+) -> None:
+    run = Run(PG_SCENARIOS[0])
+    user = f"{run.prefix}noexport"
+    with cluster.connect() as admin:
+        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
+        admin.execute(f"CREATE ROLE {user} LOGIN")  # type: ignore[arg-type]
+    try:
+        _execute(cluster, run, "REVOKE EXECUTE ON FUNCTION pg_export_snapshot() FROM PUBLIC")
+        url = cluster.url(run.db, user)
+        refused = fingerprint(Target(environment="t", url=url))
+        one = fingerprint(Target(environment="t", url=url, read_connections=1))
+    finally:
+        with cluster.connect() as admin:
+            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f"DROP ROLE {user}")  # type: ignore[arg-type]
+    assert two_connections == [False, False]
+    assert refused == one

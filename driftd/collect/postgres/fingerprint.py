@@ -50,7 +50,7 @@ from psycopg import sql as pgsql
 from driftd.collect import Target
 from driftd.collect.postgres import queries
 from driftd.collect.postgres.acl import SECRET_WORDS
-from driftd.collect.postgres.connect import _connect_params
+from driftd.collect.postgres.connect import _connect_params, second_connection
 from driftd.collect.postgres.errors import _connect_error, make_url
 
 log = logging.getLogger(__name__)
@@ -209,20 +209,22 @@ def fingerprint(target: Target) -> str:
     with conn:
         # One snapshot for the plan and the sums, read-only like every read of driftd.
         _begin(conn, target)
-        second = _second_connection(conn, params, target)
-        names = catalog_names()
-        plan = conn.execute(_PLAN, {"names": list(names)}).fetchall()
-        records = conn.info.server_version >= 140000
-        sums = {
-            name: _term(name, whole, columns, records)
-            for name, whole, columns in plan
-            if name not in ROLE_SCOPED
-        }
-        scoped = {n: pgsql.SQL(q) for n, q in ROLE_SCOPED.items() if n in names}
-        if second is None:
-            sums_read, scoped_read = _sums(conn, sums, scoped)
-        else:
-            with second:
+        with contextlib.ExitStack() as stack:
+            second = _second_connection(conn, params, target)
+            if second is not None:
+                stack.enter_context(second)
+            names = catalog_names()
+            plan = conn.execute(_PLAN, {"names": list(names)}).fetchall()
+            records = conn.info.server_version >= 140000
+            sums = {
+                name: _term(name, whole, columns, records)
+                for name, whole, columns in plan
+                if name not in ROLE_SCOPED
+            }
+            scoped = {n: pgsql.SQL(q) for n, q in ROLE_SCOPED.items() if n in names}
+            if second is None:
+                sums_read, scoped_read = _sums(conn, sums, scoped)
+            else:
                 sums_read, scoped_read = _sums_on_two(conn, second, sums, scoped)
         conn.execute("COMMIT")
     # The same digest however the work was split: parts in the plan's order.
@@ -235,9 +237,12 @@ def _begin(conn: psycopg.Connection[Any], target: Target, snapshot: str | None =
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     if snapshot is not None:  # before the transaction's first query
         conn.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(pgsql.Literal(snapshot)))
+    # If driftd stalls mid-read, the server ends the session (and its snapshot) itself.
+    timeout = f"{max(1, int(target.statement_timeout * 1000))}ms"
     conn.execute(
-        "SELECT set_config('statement_timeout', %s, true)",
-        (f"{max(1, int(target.statement_timeout * 1000))}ms",),
+        "SELECT set_config('statement_timeout', %s, true),"
+        " set_config('idle_in_transaction_session_timeout', %s, true)",
+        (timeout, timeout),
     )
 
 
@@ -285,16 +290,7 @@ def _second_connection(
         conn.execute("ROLLBACK")
         _begin(conn, target)
         return None
-    second = None
-    try:
-        second = psycopg.connect(**params)
-        _begin(second, target, snapshot)
-    except psycopg.Error as exc:  # e.g. the role's CONNECTION LIMIT, a pooler
-        log.debug("fingerprint on one connection: the second one failed: %s", exc)
-        if second is not None:
-            second.close()
-        return None
-    return second
+    return second_connection(params, target, lambda c: _begin(c, target, snapshot), "fingerprint")
 
 
 def _sums_on_two(

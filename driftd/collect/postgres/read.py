@@ -32,6 +32,7 @@ from driftd.collect import Collected, Target
 from driftd.collect.postgres import queries
 from driftd.collect.postgres.build import COLUMN_FIELDS, CONSTRAINT_FIELDS, Builder
 from driftd.collect.postgres.connect import _connect_params as _connect_params
+from driftd.collect.postgres.connect import second_connection
 from driftd.collect.postgres.errors import (
     _connect_error,
     _lock_error,
@@ -156,9 +157,11 @@ def _begin(conn: psycopg.Connection[Row], target: Target, snapshot: str | None =
 # connections sharing one snapshot (``read_connections``); on a smaller one the second
 # connection costs more than it saves (the whole read takes ~0.1 s at 1,000 relations).
 PARALLEL_MIN_RELATIONS = 2000
-# What the second connection reads, in the order the builder takes it: a third to half
-# of the server's time on a large catalog (pg_get_indexdef, pg_get_constraintdef), and
-# nothing that waits for the first connection's results or keeps locks.
+# What the second connection reads, in the order the builder takes it: half of the
+# server's time on a large catalog (pg_get_indexdef, pg_get_constraintdef), nothing that
+# needs the first connection's results, and nothing that keeps a lock (pg_get_indexdef
+# and pg_get_constraintdef of a CHECK wait behind ACCESS EXCLUSIVE, so lock_timeout
+# applies here from the start, but they release the lock at once).
 SECOND_LANE = ("kind:sequence", "triggers", "constraints", "indexes")
 # Stands for a step's rows in the first connection's stream when the second one reads it.
 _ELSEWHERE: Any = object()
@@ -216,14 +219,12 @@ class _SecondLane:
     def start(self, snapshot: str, version_num: int, nsp: list[int]) -> bool:
         """Connect, import ``snapshot`` and start reading; False (and nothing started) if
         the server refuses either: the first connection then reads everything."""
-        try:
-            self.conn = psycopg.connect(**self.params)
-            _begin(self.conn, self.target, snapshot)
-        except psycopg.Error as exc:  # e.g. the role's CONNECTION LIMIT, a pooler
-            log.debug("reading on one connection: the second one failed: %s", exc)
-            self.close()
+        conn = second_connection(
+            self.params, self.target, lambda c: _begin(c, self.target, snapshot), "reading"
+        )
+        if conn is None:  # e.g. the role's CONNECTION LIMIT, a pooler with a full pool
             return False
-        conn = self.conn
+        self.conn = conn
         self.thread = threading.Thread(
             target=self._read,
             args=(conn, version_num, nsp),
@@ -249,7 +250,11 @@ class _SecondLane:
         if isinstance(item, BaseException):
             raise item
         name, payload = item
-        assert name == step, f"the second connection read {name}, not {step}"
+        if name != step:  # SECOND_LANE is not in the order _queries takes its steps
+            raise CollectError(
+                f"the second connection read {name} where the builder takes {step}",
+                "this is a bug in driftd: SECOND_LANE must follow the order of _queries",
+            )
         return payload
 
     def cancel(self) -> None:
@@ -331,7 +336,8 @@ def _queries(
         if queries.has_sql(f"{kind.pg_query}_conninfo") and _may_read_conninfo(q):
             yield "subscription_conninfo", q(f"{kind.pg_query}_conninfo")
     yield step("triggers")
-    # From here on the queries may wait for locks (lock_timeout applies).
+    # From here on the queries of this connection may wait for locks (lock_timeout
+    # applies; those of the second one may from the start).
     yield "tables", q("table", nsp=nsp)
     views = q("view", nsp=nsp).fetchall()
     yield "views", views
