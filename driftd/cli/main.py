@@ -411,7 +411,7 @@ def _emit(report: Any, fmt: str) -> None:
         return
     from driftd import report as rep
 
-    rep.render_text(report, rep.console())
+    rep.render_text(report)
 
 
 @cli.command()
