@@ -26,9 +26,10 @@ from typing import Any
 
 from driftd.config import Rules as RulesConfig
 from driftd.diff.filters import dotted
-from driftd.diff.renames import Rename, is_rename
 from driftd.drift import SEVERITY_ORDER, DriftItem, sort_items
-from driftd.kinds import default_severity
+
+# driftd.diff.renames and driftd.kinds are imported where items are rated (below): a
+# check whose result is reused builds a RuleSet (refusing unknown rule names), no more.
 
 Predicate = Callable[[DriftItem], bool]
 
@@ -147,11 +148,15 @@ def _column_dropped(item: DriftItem) -> bool:
 
 
 def _renamed(item: DriftItem) -> bool:
+    from driftd.diff.renames import is_rename
+
     return item.change == "modified" and is_rename(item.path, item.after)
 
 
 def _as_dropped(item: DriftItem) -> DriftItem | None:
     """For a rename, the drift item of the drop it may also be; None for other items."""
+    from driftd.diff.renames import Rename
+
     rename = Rename.of(item)
     if rename is None:
         return None
@@ -369,6 +374,8 @@ class RuleSet:
     def apply(self, item: DriftItem, objects: Objects | None = None) -> None:
         """Set ``item.severity`` and ``item.rules``; ``objects`` (the live snapshot's)
         for the context rules, else what they matched before is kept."""
+        from driftd.kinds import default_severity
+
         path = dotted(item.path)
         custom: list[tuple[str, str]] = [
             (r.name, r.severity)

@@ -23,10 +23,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftd.collect import Target
 from driftd.config import url as urls
 from driftd.config.load import parse
+from driftd.drift import SEVERITIES, DriftItem, EnvironmentReport, Report
+from tests.conftest import examples
 from tests.private_pg import PrivateCluster, private_cluster
 
 URLS = [
@@ -248,8 +252,15 @@ def test_the_default_cache_dir_is_beside_the_sqlite_state_store(tmp_path: Path) 
         del os.environ["XDG_CACHE_HOME"]
 
 
+# What a reused check has no use for: the differ, SQLAlchemy, rich (its text goes to a
+# pipe here), the snapshot reader, and the modules only drift items need.
+NOT_REUSED = ("sqlalchemy", "deepdiff", "rich", "pglast", "sqlglot", "alembic", "difflib")
+NOT_REUSED += ("driftd.snapshot", "driftd.kinds", "driftd.diff.renames")
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
 def test_the_no_change_process_imports_no_sqlalchemy_nor_differ(
-    cluster: PrivateCluster, project: Project
+    cluster: PrivateCluster, project: Project, fmt: str
 ) -> None:
     assert project.check()[1]
     probe = textwrap.dedent(
@@ -257,11 +268,11 @@ def test_the_no_change_process_imports_no_sqlalchemy_nor_differ(
         import json, sys
         from driftd.cli.main import cli
         try:
-            cli(["--config", {str(project.config)!r}, "check", "--format", "json"])
+            cli(["--config", {str(project.config)!r}, "check", "--format", {fmt!r}])
         except SystemExit as exc:
             code = exc.code
-        heavy = ("sqlalchemy", "deepdiff", "rich", "pglast", "sqlglot", "alembic")
-        print(json.dumps([code, sorted(m for m in heavy if m in sys.modules)]), file=sys.stderr)
+        loaded = sorted(m for m in {NOT_REUSED!r} if m in sys.modules)
+        print(json.dumps([code, loaded]), file=sys.stderr)
         """
     )
     before = project.record()["at"]
@@ -306,3 +317,85 @@ def test_a_role_nothing_here_refers_to_leaves_the_fingerprint(cluster: PrivateCl
         with cluster.connect() as admin:
             admin.execute("DROP DATABASE fp_roles WITH (FORCE)")
             admin.execute("DROP ROLE IF EXISTS fpw_app, other_a2, other_b2, other_new")
+
+
+# -- the text report where rich shows no colours, written without rich ------------------
+
+# Any character JSON carries, and often those a terminal or rich treat apart: controls
+# (rich drops BEL, BS, VT, FF, CR), tabs, newlines, ESC, a bidi override, wide ones.
+_TEXT = st.text(
+    st.characters(codec="utf-8") | st.sampled_from("\x07\x08\t\n\v\f\r\x1b\u202e\u4e2d -"),
+    max_size=30,
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _TEXT,  # as JSON holds
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+_PATHS = st.one_of(
+    st.lists(_TEXT | st.integers(), max_size=3),
+    st.just(["definition"]),  # a function's or view's body: a unified diff
+    st.tuples(st.sampled_from(["triggers", "policies"]), _TEXT).map(list),
+    st.just(["name"]),  # a rename
+)
+_ATTRIBUTION = st.fixed_dictionaries(
+    {},
+    optional={
+        k: _TEXT for k in ("actor", "db_user", "at", "source", "session", "reason", "statement")
+    }
+    | {"confidence": st.floats(0, 1), "review": _JSON},
+)
+_ITEMS = st.builds(
+    DriftItem,
+    object=st.tuples(st.sampled_from(["table", "role", "function", "view"]), _TEXT).map(":".join),
+    change=st.sampled_from(["added", "removed", "modified"]),
+    path=_PATHS,
+    before=_JSON | st.text(max_size=80),
+    after=_JSON | st.text(max_size=80),
+    id=st.text("0123456789abcdef", min_size=16, max_size=16),
+    severity=st.sampled_from(SEVERITIES),
+    rules=st.lists(_TEXT, max_size=2),
+    attribution=st.lists(_ATTRIBUTION, max_size=2),
+)
+_ENVIRONMENTS = st.builds(
+    EnvironmentReport,
+    name=_TEXT,
+    status=st.sampled_from(["clean", "drift", "error"]),
+    error=st.none() | _TEXT,
+    drift=st.lists(_ITEMS, max_size=3),
+    ignored=st.integers(0, 3),
+    reference=st.none() | _TEXT,  # a migrations revision, as the baseline file holds it
+)
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(
+    environments=st.lists(_ENVIRONMENTS, max_size=3),
+    comparison=st.booleans(),
+    columns=st.integers(1, 130),
+)
+def test_text_to_a_pipe_is_what_rich_writes_there(
+    environments: list[EnvironmentReport], comparison: bool, columns: int
+) -> None:
+    """A text report to a pipe or a file is written without rich (a tenth of a
+    no-change check's start-up), byte for byte what rich writes there."""
+    import contextlib
+    import io
+
+    from driftd.report import console, render_text
+
+    report = Report(environments, comparison=comparison)
+    saved = {k: os.environ.pop(k, None) for k in ("FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS")}
+    os.environ["COLUMNS"] = str(columns)
+    try:
+        by_rich = io.StringIO()
+        render_text(report, console(by_rich))
+        plain = io.StringIO()
+        with contextlib.redirect_stdout(plain):
+            render_text(report)
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+    assert plain.getvalue() == by_rich.getvalue()

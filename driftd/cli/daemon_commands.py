@@ -93,7 +93,7 @@ def run(state: State, once: bool, log_format: str | None) -> None:
         from driftd import report as rep
 
         result = daemon.run_once(config)
-        rep.render_text(result, rep.console())
+        rep.render_text(result)
         exit_with(result.exit_code)
     exit_with(daemon.Daemon(path, config, debug=state.debug).serve())
 

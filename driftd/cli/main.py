@@ -411,7 +411,7 @@ def _emit(report: Any, fmt: str) -> None:
         return
     from driftd import report as rep
 
-    rep.render_text(report, rep.console())
+    rep.render_text(report)
 
 
 @cli.command()
@@ -508,11 +508,11 @@ def config_validate(state: State) -> None:
 
 def _idle_ignores(env: str, patterns: list[str], baseline: Path) -> list[str]:
     """Ignore patterns that match nothing in the baseline: a typo, or a leftover."""
+    if not patterns:
+        return []
     from driftd import snapshot as snap
     from driftd.diff.filters import IgnoreRule
 
-    if not patterns:
-        return []
     objects = snap.read(baseline, "baseline")["objects"]
     out = []
     for pattern in patterns:

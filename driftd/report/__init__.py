@@ -1,23 +1,24 @@
-"""Render a report for people (rich tables) or machines (driftd.report/1 JSON)."""
+"""Render a report for people (rich tables) or machines (driftd.report/1 JSON).
+
+rich is imported only where it is used (a terminal, tables): its ~25 ms are a good
+part of the start-up of a no-change ``driftd check`` whose text goes to a pipe or a file.
+"""
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
 import textwrap
 from collections import Counter
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from driftd import canonical
 from driftd.diff.filters import dotted
-from driftd.diff.renames import is_rename
 from driftd.drift import SEVERITY_ORDER, DriftItem, EnvironmentReport, Report
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SEVERITY_STYLE = {
     "critical": "bold white on red",
@@ -57,6 +58,8 @@ def visible(value: Any) -> str:
 
 def safe(value: Any) -> str:
     """:func:`visible`, with rich markup escaped: for strings printed by rich."""
+    from rich.markup import escape
+
     return escape(visible(value))
 
 
@@ -79,8 +82,21 @@ def width(out: Any = None) -> int:
 
 
 def console(file: Any = None) -> Console:
+    from rich.console import Console
+
     out = file or sys.stdout
     return Console(file=out, width=width(out), highlight=False)
+
+
+def _coloured(out: TextIO) -> bool:
+    """Whether rich may colour ``out``: a terminal, or rich's FORCE_COLOR or
+    TTY_COMPATIBLE set (either way rich decides). Elsewhere rich writes no colour."""
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return True
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # closed, or a test's capture
+        return False
 
 
 def short(value: Any) -> str:
@@ -178,6 +194,8 @@ def review_text(review: Any) -> str | None:
 
 def describe(item: DriftItem) -> str:
     """``table:public.orders columns.note added`` style summary."""
+    from driftd.diff.renames import is_rename  # items only: not for a clean report
+
     if not item.path:
         return f"{item.object} {item.change}"
     if is_rename(item.path, item.after):
@@ -187,7 +205,7 @@ def describe(item: DriftItem) -> str:
     return f"{item.object} {dotted(item.path)} {what}"
 
 
-def render_text(report: Report, con: Console) -> None:
+def render_text(report: Report, con: Console | None = None) -> None:
     """The report for people, every line within ``con.width`` columns.
 
     Each item is a block: severity, object and path on the first line, then
@@ -196,8 +214,24 @@ def render_text(report: Report, con: Console) -> None:
     attribute table for a whole new or dropped role, ``before``/``after``
     otherwise. Lines wrap between words, so a name breaks only when it alone is
     wider than the terminal. Names and values pass through :func:`visible`.
+
+    Without ``con``: to stdout, through rich where it may colour (:func:`_coloured`);
+    elsewhere the same bytes are written without it (:class:`_PlainSink`).
     """
-    out = _Lines(con)
+    if con is not None or _coloured(sys.stdout):
+        _render(report, _Lines(_RichSink(con or console())))
+        return
+    try:
+        _render(report, _Lines(_PlainSink(sys.stdout)))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`driftd check | head`): what rich does, so that a check cut
+        # short exits 1 as before, never 0 as a clean one would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+
+
+def _render(report: Report, out: _Lines) -> None:
     for env in report.environments:
         _render_environment(env, out)
     total = sum(len(e.drift) for e in report.environments)
@@ -216,12 +250,51 @@ def render_text(report: Report, con: Console) -> None:
     )
 
 
+class _Sink(Protocol):
+    width: int
+
+    def line(self, text: str, style: str = "", lead: tuple[int, int, str] | None = None) -> None:
+        """One line; ``lead``: (start, end, style) of a part styled apart."""
+
+
+class _RichSink:
+    def __init__(self, con: Console) -> None:
+        self.con = con
+        self.width = con.width
+
+    def line(self, text: str, style: str = "", lead: tuple[int, int, str] | None = None) -> None:
+        from rich.text import Text
+
+        shown = Text(text, style=style)
+        if lead is not None:
+            shown.stylize(lead[2], lead[0], lead[1])
+        self.con.print(shown, soft_wrap=True)
+
+
+# What rich's Text drops from the text it is given (rich.control.STRIP_CONTROL_CODES:
+# BEL, BS, VT, FF, CR); what :func:`visible` leaves in a line never holds them, but a
+# migrations revision read from the baseline file may.
+_RICH_STRIPS = dict.fromkeys((7, 8, 11, 12, 13))
+
+
+class _PlainSink:
+    """The lines as rich writes them where it adds no colour: as they are, no styles,
+    no wrapping of its own (``soft_wrap``), at ``width(file)`` columns."""
+
+    def __init__(self, file: TextIO) -> None:
+        self.file = file
+        self.width = width(file)
+
+    def line(self, text: str, style: str = "", lead: tuple[int, int, str] | None = None) -> None:
+        self.file.write(text.translate(_RICH_STRIPS) + "\n")
+
+
 class _Lines:
     """Prints lines wrapped to the console's width, with a style for the first word."""
 
-    def __init__(self, con: Console) -> None:
-        self.con = con
-        self.width = max(20, con.width)
+    def __init__(self, sink: _Sink) -> None:
+        self.sink = sink
+        self.width = max(20, sink.width)
 
     def text(self, line: str, indent: str = "", style: str = "", lead: str = "") -> None:
         """``line`` (already made visible) wrapped; ``lead`` (its first word) styled."""
@@ -233,10 +306,13 @@ class _Lines:
             break_on_hyphens=False,
         )
         for n, part in enumerate(wrapper.wrap(line) or [indent]):
-            shown = Text(part, style=style)
+            span = None
             if n == 0 and lead and part.startswith(indent + lead):
-                shown.stylize(SEVERITY_STYLE.get(lead, ""), len(indent), len(indent) + len(lead))
-            self.con.print(shown, soft_wrap=True)
+                span = (len(indent), len(indent) + len(lead), SEVERITY_STYLE.get(lead, ""))
+            self.sink.line(part, style, span)
+
+    def blank(self) -> None:
+        self.sink.line("")
 
 
 def _render_environment(env: EnvironmentReport, out: _Lines) -> None:
@@ -262,13 +338,15 @@ def _render_environment(env: EnvironmentReport, out: _Lines) -> None:
     against = f" against {env.reference}" if env.reference else ""
     out.text(f"{name}: drift {n} item{'s' if n != 1 else ''} ({summary}){tail}{against}")
     for item in env.drift:
-        out.con.print(Text(""), soft_wrap=True)
+        out.blank()
         _render_item(item, out, env.reference)
     _print_attribution(env.drift, out)
-    out.con.print(Text(""), soft_wrap=True)
+    out.blank()
 
 
 def _render_item(item: DriftItem, out: _Lines, reference: str | None = None) -> None:
+    from driftd.diff.renames import is_rename  # items only: not for a clean report
+
     where = dotted(item.path) if item.path else ""
     out.text(
         f"{item.severity} {visible(item.object)} {visible(where)}".rstrip(), lead=item.severity
@@ -320,6 +398,8 @@ def _bodies(item: DriftItem) -> list[str] | None:
     before, after = _body(item.before), _body(item.after)
     if before is None and after is None:
         return None
+    import difflib  # for bodies only
+
     lines = list(
         difflib.unified_diff(
             (before or "").splitlines(),
@@ -350,7 +430,7 @@ def _print_attribution(items: list[DriftItem], out: _Lines) -> None:
     attributed = [i for i in items if i.attribution]
     if not attributed:
         return
-    out.con.print(Text(""), soft_wrap=True)
+    out.blank()
     out.text("who changed it (best match; all candidates: driftd explain ID):")
     for item in attributed:
         out.text(f"{item.id} {visible(describe(item))}", indent="  ")
