@@ -148,7 +148,8 @@ def _full(
     seen = fast.before_full(env) if fast is not None else None
     try:
         # Read side by side; the baseline kept as bytes, the objects that differ parsed.
-        baseline, live = snapshot.take_with_baseline(env, compact=True)
+        reader = fast.baseline_reader() if fast is not None else None
+        baseline, live = snapshot.take_with_baseline(env, compact=True, read_baseline=reader)
     except DriftdError as exc:
         log.info("%s: check failed: %s", env.name, exc.message)
         return EnvironmentReport(name=env.name, status="error", error=str(exc))
@@ -259,6 +260,10 @@ class FastPath:
         return Evaluated(
             copy.deepcopy(e.items), e.baseline_hash, e.snapshot_hash, None, e.ignored, e.reference
         )
+
+    def baseline_reader(self) -> Callable[[Path], snapshot.Snapshot] | None:
+        """How a full check reads the baseline file (None: ``snapshot.read``)."""
+        return None
 
     def before_full(self, env: ResolvedEnvironment) -> _Seen | None:
         """What ``reuse`` saw just before (read once per check)."""

@@ -15,7 +15,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -289,7 +289,9 @@ def _missing_baseline(env: ResolvedEnvironment) -> BaselineError:
 
 
 def take_with_baseline(
-    env: ResolvedEnvironment, compact: bool = False
+    env: ResolvedEnvironment,
+    compact: bool = False,
+    read_baseline: Callable[[Path], Snapshot] | None = None,
 ) -> tuple[Snapshot, Snapshot]:
     """The baseline of ``environment`` and its live snapshot, read at the same time.
 
@@ -299,6 +301,7 @@ def take_with_baseline(
     Connect first: a database that cannot be read (down, password refused) is
     the error reported even when the baseline is missing or unreadable too,
     since that is the one to fix first (issue 13); baseline errors come after.
+    ``read_baseline`` reads the file instead of :func:`read` (``driftd check``'s cache).
     """
     path = _baseline_path(env)
     loaded: list[Snapshot] = []
@@ -308,7 +311,7 @@ def take_with_baseline(
         try:
             if not path.exists():
                 raise _missing_baseline(env)
-            loaded.append(read(path, "baseline", compact))
+            loaded.append(read_baseline(path) if read_baseline else read(path, "baseline", compact))
         except BaseException as exc:  # raised on the calling thread
             failed.append(exc)
 

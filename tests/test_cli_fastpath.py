@@ -399,3 +399,47 @@ def test_text_to_a_pipe_is_what_rich_writes_there(
             if value is not None:
                 os.environ[key] = value
     assert plain.getvalue() == by_rich.getvalue()
+
+
+def test_the_baseline_is_read_from_the_cache_while_its_file_is_unchanged(
+    cluster: PrivateCluster, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`driftd check` keeps the parsed baseline in cache_dir (baseline.*.bin) and reads
+    it back while the file's stamp holds: the same result, without parsing the JSON."""
+    from driftd import check_cache, snapshot
+
+    monkeypatch.setattr(check_cache, "RACY_NS", 0)  # the baseline was written just now
+    parsed: list[Path] = []
+    real = snapshot.read
+
+    def read(path: Path, what: str = "snapshot", compact: bool = False) -> Any:
+        if what == "baseline":
+            parsed.append(path)
+        return real(path, what, compact)
+
+    monkeypatch.setattr(snapshot, "read", read)
+    _alter(cluster, "ALTER TABLE t ADD COLUMN extra int")
+    first, _ = project.check("--full", "--format", "json")
+    assert first[0] == 1 and len(parsed) == 1
+    (kept,) = project.cache.glob("baseline.*.bin")
+    assert os.stat(kept).st_mode & 0o777 == 0o600
+    assert project.check("--full", "--format", "json") == (first, True)
+    assert len(parsed) == 1  # from the cache
+    # A damaged cache file is read past: the JSON is parsed again, and kept anew.
+    kept.write_bytes(kept.read_bytes()[:-5])
+    assert project.check("--full", "--format", "json") == (first, True)
+    assert len(parsed) == 2
+    assert project.check("--full", "--format", "json") == (first, True)
+    assert len(parsed) == 2
+    # A new baseline file (accepted): parsed, and the check follows it.
+    code, _, err = project.run("baseline", "accept", "e", "--yes", "--reason", "test")
+    assert code == 0, err
+    parsed.clear()  # (accept reads the old baseline itself)
+    out, _ = project.check("--full", "--format", "json")
+    assert out[0] == 0 and len(parsed) == 1
+    monkeypatch.setattr(check_cache, "RACY_NS", 10**12)  # a file changed just now...
+    baseline = project.root / "baselines" / "e.json"
+    baseline.write_bytes(baseline.read_bytes())
+    project.check("--full")
+    project.check("--full")
+    assert len(parsed) == 3  # ...is not kept: its stamp could outlive a rewrite
