@@ -15,6 +15,7 @@ baseline file, or ``full_snapshot_every`` passing each force a full check.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -207,16 +208,29 @@ def test_the_daemon_reuses_an_unchanged_check(
     assert check() == [] and fast.reused == 3
 
 
+@contextlib.contextmanager
+def _database(cluster: PrivateCluster, run: Run, *roles: str) -> Iterator[None]:
+    """The run's database (and ``roles``: CREATE ROLE clauses) for one test, dropped after."""
+    with cluster.connect() as admin:
+        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
+        for role in roles:
+            admin.execute(f"CREATE ROLE {role}")  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        with cluster.connect() as admin:
+            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
+            for role in roles:
+                admin.execute(f"DROP ROLE {role.split()[0]}")  # type: ignore[arg-type]
+
+
 def test_a_refused_second_connection_gives_the_same_fingerprint(
     cluster: PrivateCluster, two_connections: list[bool]
 ) -> None:
     """A role allowed one connection: the first connection sums everything."""
     run = Run(PG_SCENARIOS[0])
     user = f"{run.prefix}one"
-    with cluster.connect() as admin:
-        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
-        admin.execute(f"CREATE ROLE {user} LOGIN CONNECTION LIMIT 1")  # type: ignore[arg-type]
-    try:
+    with _database(cluster, run, f"{user} LOGIN CONNECTION LIMIT 1"):
         _execute(cluster, run, "CREATE TABLE t (id int PRIMARY KEY); CREATE INDEX ON t (id)")
         url = cluster.url(run.db, user)
         one = fingerprint(Target(environment="t", url=url, read_connections=1))
@@ -224,10 +238,6 @@ def test_a_refused_second_connection_gives_the_same_fingerprint(
         assert _no_sessions_left(cluster, run.db)
         refused = fingerprint(Target(environment="t", url=url))
         _fingerprint(cluster, run, 2)  # a control: as postgres, who may open two
-    finally:
-        with cluster.connect() as admin:
-            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
-            admin.execute(f"DROP ROLE {user}")  # type: ignore[arg-type]
     assert two_connections == [False, False, True]
     assert refused == one
 
@@ -245,18 +255,13 @@ def test_an_error_on_the_second_connection_is_raised(
         return got
 
     monkeypatch.setattr(fp, "_lane", broken)
-    with cluster.connect() as admin:
-        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
-    try:
+    with _database(cluster, run):
         before = {t.name for t in threading.enumerate()}
         with pytest.raises(psycopg.errors.DivisionByZero):
             _fingerprint(cluster, run, 2)
         assert {t.name for t in threading.enumerate()} == before
         assert two_connections == [True]
         assert _no_sessions_left(cluster, run.db)
-    finally:
-        with cluster.connect() as admin:
-            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 def _no_sessions_left(cluster: PrivateCluster, db: str) -> bool:
@@ -288,18 +293,13 @@ def test_the_second_connection_sums_the_first_ones_snapshot(
             other.execute("CREATE TABLE created_meanwhile (id int)")
         return real(*args)
 
-    with cluster.connect() as admin:
-        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
-    try:
+    with _database(cluster, run):
         _execute(cluster, run, "CREATE TABLE t (id int PRIMARY KEY)")
         before = _fingerprint(cluster, run)
         monkeypatch.setattr(fp, "second_connection", late)
         during = _fingerprint(cluster, run, 2)
         monkeypatch.undo()
         after = _fingerprint(cluster, run)
-    finally:
-        with cluster.connect() as admin:
-            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
     assert during == before != after
 
 
@@ -308,17 +308,10 @@ def test_a_refused_snapshot_export_gives_the_same_fingerprint(
 ) -> None:
     run = Run(PG_SCENARIOS[0])
     user = f"{run.prefix}noexport"
-    with cluster.connect() as admin:
-        admin.execute(f'CREATE DATABASE "{run.db}"')  # type: ignore[arg-type]
-        admin.execute(f"CREATE ROLE {user} LOGIN")  # type: ignore[arg-type]
-    try:
+    with _database(cluster, run, f"{user} LOGIN"):
         _execute(cluster, run, "REVOKE EXECUTE ON FUNCTION pg_export_snapshot() FROM PUBLIC")
         url = cluster.url(run.db, user)
         refused = fingerprint(Target(environment="t", url=url))
         one = fingerprint(Target(environment="t", url=url, read_connections=1))
-    finally:
-        with cluster.connect() as admin:
-            admin.execute(f'DROP DATABASE "{run.db}" WITH (FORCE)')  # type: ignore[arg-type]
-            admin.execute(f"DROP ROLE {user}")  # type: ignore[arg-type]
     assert two_connections == [False, False]
     assert refused == one
