@@ -248,9 +248,9 @@ def test_an_error_on_the_second_connection_is_raised(
     run = Run(PG_SCENARIOS[0])
     real = fp._lane
 
-    def broken(sums: Any, scoped: Any, keep: Any, drop: Any = frozenset()) -> Any:
-        got = real(sums, scoped, keep, drop)
-        if keep is fp.SECOND_LANE:  # the second connection's part: a query that fails
+    def broken(sums: Any, scoped: Any, second: bool) -> Any:
+        got = real(sums, scoped, second)
+        if second:  # the second connection's part: a query that fails
             got[0]["pg_class"] = fp.pgsql.SQL("(SELECT (1/0)::text)")
         return got
 

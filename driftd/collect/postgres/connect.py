@@ -11,6 +11,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg import sql as pgsql
+
+from driftd.collect.postgres.errors import _one_line
 
 if TYPE_CHECKING:
     from driftd.collect import Target
@@ -40,6 +43,14 @@ def _connect_params(url: URL, connect_timeout: float) -> dict[str, Any]:
         prepare_threshold=None,  # nothing repeats; also safe behind pgbouncer
     )
     return params
+
+
+def begin_read_only(conn: psycopg.Connection[Any], snapshot: str | None = None) -> None:
+    """Begin driftd's read-only repeatable-read transaction; in ``snapshot`` (one another
+    connection exported) when given."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    if snapshot is not None:  # before the transaction's first query
+        conn.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(pgsql.Literal(snapshot)))
 
 
 # A second connection in the first one's snapshot (a large catalog is read, and
@@ -100,7 +111,7 @@ def second_connection(
         abandoned = got is None
     if isinstance(got, psycopg.Connection):
         return got
-    reason = f"{_one_line(got)}" if got is not None else "no answer in time"
+    reason = _one_line(got) if got is not None else "no answer in time"
     with _refused_lock:
         _refused[key] = time.monotonic()
     log.info(
@@ -111,7 +122,3 @@ def second_connection(
         reason,
     )
     return None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]

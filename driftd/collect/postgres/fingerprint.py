@@ -50,7 +50,11 @@ from psycopg import sql as pgsql
 from driftd.collect import Target
 from driftd.collect.postgres import queries
 from driftd.collect.postgres.acl import SECRET_WORDS
-from driftd.collect.postgres.connect import _connect_params, second_connection
+from driftd.collect.postgres.connect import (
+    _connect_params,
+    begin_read_only,
+    second_connection,
+)
 from driftd.collect.postgres.errors import _connect_error, make_url
 
 log = logging.getLogger(__name__)
@@ -234,9 +238,7 @@ def fingerprint(target: Target) -> str:
 
 
 def _begin(conn: psycopg.Connection[Any], target: Target, snapshot: str | None = None) -> None:
-    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    if snapshot is not None:  # before the transaction's first query
-        conn.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(pgsql.Literal(snapshot)))
+    begin_read_only(conn, snapshot)
     # If driftd stalls mid-read, the server ends the session (and its snapshot) itself.
     timeout = f"{max(1, int(target.statement_timeout * 1000))}ms"
     conn.execute(
@@ -250,13 +252,11 @@ _Sums = dict[str, pgsql.Composable]
 _Scoped = dict[str, pgsql.SQL]
 
 
-def _lane(
-    sums: _Sums, scoped: _Scoped, keep: frozenset[str] | None, drop: frozenset[str] = frozenset()
-) -> tuple[_Sums, _Scoped]:
-    """The part of the work named in ``keep`` (None: all), without what ``drop`` names."""
+def _lane(sums: _Sums, scoped: _Scoped, second: bool) -> tuple[_Sums, _Scoped]:
+    """The part of the work the second connection does (:data:`SECOND_LANE`), or the rest."""
     return (
-        {n: t for n, t in sums.items() if (keep is None or n in keep) and n not in drop},
-        {n: q for n, q in scoped.items() if (keep is None or n in keep) and n not in drop},
+        {n: t for n, t in sums.items() if (n in SECOND_LANE) == second},
+        {n: q for n, q in scoped.items() if (n in SECOND_LANE) == second},
     )
 
 
@@ -302,7 +302,7 @@ def _sums_on_two(
 
     def run() -> None:
         try:
-            result.append(_sums(second, *_lane(sums, scoped, SECOND_LANE)))
+            result.append(_sums(second, *_lane(sums, scoped, True)))
             second.execute("COMMIT")
         except BaseException as exc:  # raised below, on the calling thread
             result.append(exc)
@@ -310,7 +310,7 @@ def _sums_on_two(
     thread = threading.Thread(target=run, name="driftd-fingerprint2", daemon=True)
     thread.start()
     try:
-        values, rows = _sums(conn, *_lane(sums, scoped, None, SECOND_LANE))
+        values, rows = _sums(conn, *_lane(sums, scoped, False))
     except BaseException:
         with contextlib.suppress(psycopg.Error):
             second.cancel()

@@ -32,7 +32,7 @@ from driftd.collect import Collected, Target
 from driftd.collect.postgres import queries
 from driftd.collect.postgres.build import COLUMN_FIELDS, CONSTRAINT_FIELDS, Builder
 from driftd.collect.postgres.connect import _connect_params as _connect_params
-from driftd.collect.postgres.connect import second_connection
+from driftd.collect.postgres.connect import begin_read_only, second_connection
 from driftd.collect.postgres.errors import (
     _connect_error,
     _lock_error,
@@ -133,9 +133,7 @@ def _read_once(
 
 def _begin(conn: psycopg.Connection[Row], target: Target, snapshot: str | None = None) -> None:
     set_json_loads(orjson.loads, conn)
-    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    if snapshot is not None:  # must come before the transaction's first query
-        conn.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(pgsql.Literal(snapshot)))
+    begin_read_only(conn, snapshot)
     statement_ms = _ms(target.statement_timeout)
     for name, value in (
         ("statement_timeout", statement_ms),
